@@ -1,0 +1,1 @@
+"""Pure rules: sessions, rotation outcomes, revocation decisions. No IO."""

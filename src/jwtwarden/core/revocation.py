@@ -1,0 +1,80 @@
+"""What each revocation covers, and the one rule that judges a token by them.
+
+Four kinds of revocation exist (DESIGN "Words"):
+
+- a denied ``jti``: one access token, kept until that token would expire;
+- a revoked ``sid``: a session, its refresh token and every access token it
+  minted;
+- a user cutoff at instant T: every session that began before T dies, and so
+  does every access token of those sessions, judged by ``auth_time`` (the
+  login time carried unchanged through rotations), so a session that began
+  before T cannot be refreshed after it. ``keep_sid`` spares the caller's own
+  session for "log out everywhere else" and a password change;
+- a ban until an instant: a cutoff at the moment of the ban, and no login or
+  refresh until it ends.
+
+A cutoff is one write whatever the number of tokens (seed 002: 1,000 tokens
+revoked by updating one row instead of 1,000 denylist inserts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Cause", "UserRevocation", "revocation_cause"]
+
+
+class Cause(Enum):
+    """Why an access token is revoked; each maps to one error class."""
+
+    DENIED = "denied"
+    SESSION = "session"
+    CUTOFF = "cutoff"
+    BANNED = "banned"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRevocation:
+    """The per-user revocation state: a cutoff and a ban, both optional."""
+
+    #: Sessions that began strictly before this instant are dead.
+    cutoff_at: float | None = None
+    #: The one session a cutoff spares (``logout/all?keep_current``).
+    keep_sid: str | None = None
+    #: No login or refresh before this instant.
+    banned_until: float | None = None
+
+    def covers(self, auth_time: float, sid: str) -> bool:
+        """Whether the cutoff kills a session that began at ``auth_time``."""
+        return self.cutoff_at is not None and auth_time < self.cutoff_at and sid != self.keep_sid
+
+    def is_banned(self, now: float) -> bool:
+        return self.banned_until is not None and now < self.banned_until
+
+
+NO_REVOCATION = UserRevocation()
+
+
+def revocation_cause(
+    *,
+    sid: str,
+    auth_time: float,
+    jti_denied: bool,
+    session_revoked: bool,
+    user: UserRevocation,
+    now: float,
+) -> Cause | None:
+    """The reason an access token with these claims is revoked, or ``None``.
+
+    A ban is reported as ``BANNED`` while it lasts, for a clearer error; the
+    cutoff it set stays after it is lifted, so tokens from before the ban stay
+    dead.
+    """
+    if jti_denied:
+        return Cause.DENIED
+    if session_revoked:
+        return Cause.SESSION
+    if user.covers(auth_time, sid):
+        return Cause.BANNED if user.is_banned(now) else Cause.CUTOFF
+    return None

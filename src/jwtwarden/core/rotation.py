@@ -1,0 +1,109 @@
+"""The rotation rule: what presenting a refresh token means.
+
+``decide_rotation`` takes the stored facts and returns one decision; the
+service applies it. The rules, in order:
+
+1. A token whose MAC does not verify is forged or mangled: ``Rejected``,
+   nothing changes. Reuse detection fires only on genuine tokens, so knowing a
+   ``sid`` never lets anyone revoke someone else's session (DESIGN property 2).
+2. A revoked, expired or idle session, a banned user or a user cutoff that
+   covers the session: ``Rejected``.
+3. The current generation: ``Rotated`` to the next one.
+4. The parent of the current generation, within the grace window after the
+   rotation that spent it: ``GraceReplay``, the same child again (two tabs
+   racing, a lost response). Nothing older gets grace.
+5. Any other genuine past generation: ``Reused``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .policy import Policy
+from .revocation import UserRevocation
+from .sessions import Session
+
+__all__ = [
+    "GraceReplay",
+    "Rejected",
+    "Reused",
+    "Rotated",
+    "RotationDecision",
+    "decide_rotation",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    """Spend the presented generation; mint ``next_generation``."""
+
+    next_generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraceReplay:
+    """Hand out the already-minted child again; change nothing."""
+
+    child_generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """A spent token came back: the session is treated as stolen."""
+
+    presented_generation: int
+    current_generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Refuse with ``invalid_grant``; ``reason`` is for logs only."""
+
+    reason: str
+
+
+RotationDecision = Rotated | GraceReplay | Reused | Rejected
+
+
+def decide_rotation(
+    session: Session,
+    user: UserRevocation,
+    presented_generation: int,
+    *,
+    genuine: bool,
+    now: float,
+    policy: Policy,
+) -> RotationDecision:
+    """Judge a refresh token for ``session`` presented at ``now``.
+
+    ``genuine`` says whether the token's MAC verified for
+    ``presented_generation``; the caller checks it in constant time.
+    """
+    if not genuine:
+        return Rejected("bad_mac")
+    if session.revoked_at is not None:
+        return Rejected("revoked")
+    if session.is_expired(now, policy):
+        return Rejected("expired")
+    if user.is_banned(now):
+        return Rejected("banned")
+    if user.covers(session.auth_time, session.sid):
+        return Rejected("cutoff")
+    current = session.generation
+    if presented_generation > current:
+        return Rejected("unknown_generation")
+    if presented_generation == current:
+        return Rotated(current + 1)
+    # A spent refresh token presented again was copied by someone. We cannot
+    # tell the thief from the owner, so the whole session goes (RFC 6819
+    # §5.2.2.3, RFC 9700 §4.14.2). Inside the grace window the parent maps to
+    # the same child.
+    if presented_generation == current - 1 and _in_grace(session, now, policy):
+        return GraceReplay(current)
+    return Reused(presented_generation, current)
+
+
+def _in_grace(session: Session, now: float, policy: Policy) -> bool:
+    if policy.refresh_grace <= 0 or session.rotated_at is None:
+        return False
+    return 0 <= now - session.rotated_at <= policy.refresh_grace

@@ -1,0 +1,51 @@
+"""Sessions (token families), as the store reports them.
+
+A session is one login on one device. Its refresh token is
+``sid.generation.mac``: the server keeps only the current generation and a
+per-session salt, which is O(1) state however many rotations happen
+(DESIGN property 3), and checks any past generation by recomputing its MAC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .policy import Policy
+from .revocation import UserRevocation
+
+__all__ = ["Session"]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One login; everything the server stores about it."""
+
+    sid: str
+    sub: str
+    #: How many times the refresh token has been rotated; the live RT is this one.
+    generation: int
+    #: Per-session random salt mixed into every refresh-token MAC.
+    salt: bytes
+    #: The login time, carried unchanged through every rotation.
+    auth_time: float
+    #: Absolute end: ``auth_time + session_ttl``; refreshing never moves it.
+    expires_at: float
+    last_used_at: float
+    #: When the current generation was minted; anchors the grace window.
+    rotated_at: float | None = None
+    revoked_at: float | None = None
+    revoke_reason: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    client_id: str = "jwtwarden"
+
+    def is_expired(self, now: float, policy: Policy) -> bool:
+        """Past its absolute lifetime, or unused for longer than the idle TTL."""
+        return now >= self.expires_at or now - self.last_used_at >= policy.idle_ttl
+
+    def is_live(self, now: float, policy: Policy, user: UserRevocation) -> bool:
+        return (
+            self.revoked_at is None
+            and not self.is_expired(now, policy)
+            and not user.covers(self.auth_time, self.sid)
+        )

@@ -1,0 +1,114 @@
+"""RevocationView: the bounded local state a verifier checks tokens against.
+
+Only revocations younger than the longest access-token lifetime can matter:
+after that every token they covered has expired by itself. Each entry
+therefore carries a ``forget_at`` instant and the view drops it on its own,
+so its size is the revocation rate × the access-token lifetime, never the
+history (DESIGN property 7).
+
+Reads are plain dict lookups (atomic under the GIL) and take no lock; writes
+and expiry take one, so a feed thread can update the view while request
+threads read it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from dataclasses import dataclass, field
+
+from .revocation import NO_REVOCATION, Cause, UserRevocation, revocation_cause
+
+__all__ = ["RevocationSnapshot", "RevocationView"]
+
+_JTI, _SID, _SUB = 0, 1, 2
+
+
+@dataclass(slots=True)
+class RevocationSnapshot:
+    """Every revocation that can still matter, each with its ``forget_at``."""
+
+    denied: dict[str, float] = field(default_factory=dict)
+    sessions: dict[str, float] = field(default_factory=dict)
+    users: dict[str, tuple[UserRevocation, float]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.denied) + len(self.sessions) + len(self.users)
+
+
+class RevocationView:
+    """Denied jtis, revoked sids and user cutoffs/bans, each forgotten when it
+    can no longer matter."""
+
+    def __init__(self) -> None:
+        self._denied: dict[str, float] = {}
+        self._sessions: dict[str, float] = {}
+        self._users: dict[str, tuple[UserRevocation, float]] = {}
+        self._expiry: list[tuple[float, int, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._denied) + len(self._sessions) + len(self._users)
+
+    def deny_jti(self, jti: str, forget_at: float) -> None:
+        self._put(self._denied, _JTI, jti, forget_at)
+
+    def revoke_session(self, sid: str, forget_at: float) -> None:
+        self._put(self._sessions, _SID, sid, forget_at)
+
+    def set_user(self, sub: str, revocation: UserRevocation, forget_at: float) -> None:
+        with self._lock:
+            self._users[sub] = (revocation, forget_at)
+            heapq.heappush(self._expiry, (forget_at, _SUB, sub))
+
+    def load(self, snapshot: RevocationSnapshot) -> None:
+        """Add every entry of ``snapshot``."""
+        for jti, at in snapshot.denied.items():
+            self.deny_jti(jti, at)
+        for sid, at in snapshot.sessions.items():
+            self.revoke_session(sid, at)
+        for sub, (revocation, at) in snapshot.users.items():
+            self.set_user(sub, revocation, at)
+
+    def snapshot(self) -> RevocationSnapshot:
+        with self._lock:
+            return RevocationSnapshot(dict(self._denied), dict(self._sessions), dict(self._users))
+
+    def forget_expired(self, now: float) -> int:
+        """Drop every entry whose ``forget_at`` has passed; return how many."""
+        dropped = 0
+        with self._lock:
+            while self._expiry and self._expiry[0][0] <= now:
+                at, kind, key = heapq.heappop(self._expiry)
+                table = self._table(kind)
+                entry = table.get(key)
+                current = entry[1] if isinstance(entry, tuple) else entry
+                if current is not None and current <= at:
+                    del table[key]
+                    dropped += 1
+        return dropped
+
+    def cause(self, *, sub: str, sid: str, jti: str, auth_time: float, now: float) -> Cause | None:
+        """Why a token with these claims is revoked, or ``None``. Entries past
+        their ``forget_at`` are dropped first, so the answer never depends on
+        when expiry last ran."""
+        if self._expiry and self._expiry[0][0] <= now:
+            self.forget_expired(now)
+        user = self._users.get(sub)
+        return revocation_cause(
+            sid=sid,
+            auth_time=auth_time,
+            jti_denied=jti in self._denied,
+            session_revoked=sid in self._sessions,
+            user=user[0] if user is not None else NO_REVOCATION,
+            now=now,
+        )
+
+    def _put(self, table: dict[str, float], kind: int, key: str, forget_at: float) -> None:
+        with self._lock:
+            if table.get(key, float("-inf")) < forget_at:
+                table[key] = forget_at
+                heapq.heappush(self._expiry, (forget_at, kind, key))
+
+    def _table(self, kind: int) -> dict[str, float] | dict[str, tuple[UserRevocation, float]]:
+        return (self._denied, self._sessions, self._users)[kind]

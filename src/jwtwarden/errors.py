@@ -1,0 +1,198 @@
+"""The whole exception tree of jwtwarden.
+
+Every error carries an RFC error ``code`` (a class attribute) and a
+``description`` that is safe to show to a client. Nothing here knows about
+HTTP: the status for each class is decided by the server, so the CLI and
+library users raise and catch the same classes.
+
+::
+
+    JwtWardenError                 .code (RFC word), .description (safe to show)
+    ├── InvalidRequestError        invalid_request
+    ├── UnsupportedGrantTypeError  unsupported_grant_type
+    ├── InvalidGrantError          invalid_grant: unknown, forged, expired or spent RT
+    │   └── RefreshTokenReusedError  invalid_grant on the wire; the session is revoked
+    ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
+    │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
+    │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims)
+    │   └── RevokedTokenError → TokenDeniedError, SessionRevokedError,
+    │                           UserCutoffError, UserBannedError
+    ├── InsufficientScopeError     insufficient_scope
+    ├── AccessDeniedError          access_denied: bad credentials, banned user
+    ├── RateLimitedError           carries retry_after
+    ├── NotFoundError,  ConfigurationError
+    └── StoreError → StoreUnavailableError, StoreConflictError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "BadSignatureError",
+    "ClaimsError",
+    "ConfigurationError",
+    "ExpiredTokenError",
+    "InsufficientScopeError",
+    "InvalidGrantError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "JwtWardenError",
+    "MalformedTokenError",
+    "NotFoundError",
+    "RateLimitedError",
+    "RefreshTokenReusedError",
+    "RevokedTokenError",
+    "SessionRevokedError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TokenDeniedError",
+    "UnknownKeyError",
+    "UnsupportedGrantTypeError",
+    "UserBannedError",
+    "UserCutoffError",
+]
+
+
+class JwtWardenError(Exception):
+    """Base of every error jwtwarden raises on purpose.
+
+    ``description`` is written for the client and never contains a token,
+    a password or a secret; log detail goes in ``detail``.
+    """
+
+    #: The RFC 6749 / 6750 error code sent on the wire.
+    code: str = "server_error"
+    #: Default client-facing text when none is given.
+    default_description: str = "The request failed."
+
+    def __init__(self, description: str | None = None, *, detail: str | None = None) -> None:
+        self.description = description or self.default_description
+        #: Operator-facing detail for logs; never shown to the client.
+        self.detail = detail
+        super().__init__(self.description)
+
+
+class InvalidRequestError(JwtWardenError):
+    code = "invalid_request"
+    default_description = "The request is missing a parameter or is malformed."
+
+
+class UnsupportedGrantTypeError(JwtWardenError):
+    code = "unsupported_grant_type"
+    default_description = "The grant type is not supported."
+
+
+class InvalidGrantError(JwtWardenError):
+    """A refresh token (or credentials) that cannot be used: unknown, forged,
+    expired, revoked or already spent."""
+
+    code = "invalid_grant"
+    default_description = "The refresh token is invalid, expired or revoked."
+
+
+class RefreshTokenReusedError(InvalidGrantError):
+    """A genuine but spent refresh token was presented again.
+
+    On the wire this is a plain ``invalid_grant``; the session (or every
+    session of the user, by policy) has been revoked before it is raised.
+    """
+
+    def __init__(self, *, sid: str, sub: str) -> None:
+        super().__init__(detail=f"refresh token reuse: sid={sid} sub={sub}")
+        self.sid = sid
+        self.sub = sub
+
+
+class InvalidTokenError(JwtWardenError):
+    """An access token that must not be accepted (RFC 6750 ``invalid_token``)."""
+
+    code = "invalid_token"
+    default_description = "The access token is invalid."
+
+
+class MalformedTokenError(InvalidTokenError):
+    default_description = "The access token is malformed."
+
+
+class BadSignatureError(InvalidTokenError):
+    default_description = "The access token signature is invalid."
+
+
+class UnknownKeyError(InvalidTokenError):
+    default_description = "The access token was signed by an unknown key."
+
+
+class ExpiredTokenError(InvalidTokenError):
+    default_description = "The access token has expired."
+
+
+class ClaimsError(InvalidTokenError):
+    default_description = "The access token claims are invalid."
+
+
+class RevokedTokenError(InvalidTokenError):
+    default_description = "The access token has been revoked."
+
+
+class TokenDeniedError(RevokedTokenError):
+    default_description = "The access token has been revoked."
+
+
+class SessionRevokedError(RevokedTokenError):
+    default_description = "The session of this access token has ended."
+
+
+class UserCutoffError(RevokedTokenError):
+    default_description = "Every token of this user issued before a cutoff has been revoked."
+
+
+class UserBannedError(RevokedTokenError):
+    default_description = "The user is banned."
+
+
+class InsufficientScopeError(JwtWardenError):
+    code = "insufficient_scope"
+    default_description = "The access token lacks a required role."
+
+
+class AccessDeniedError(JwtWardenError):
+    """Bad credentials or a banned user at login. On the token endpoint this
+    becomes ``invalid_grant`` (RFC 6749 §5.2)."""
+
+    code = "invalid_grant"
+    default_description = "Invalid username or password."
+
+
+class RateLimitedError(JwtWardenError):
+    code = "slow_down"
+    default_description = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int, description: str | None = None) -> None:
+        super().__init__(description)
+        #: Seconds the client should wait.
+        self.retry_after = retry_after
+
+
+class NotFoundError(JwtWardenError):
+    code = "not_found"
+    default_description = "Not found."
+
+
+class ConfigurationError(JwtWardenError):
+    code = "configuration_error"
+    default_description = "jwtwarden is misconfigured."
+
+
+class StoreError(JwtWardenError):
+    code = "temporarily_unavailable"
+    default_description = "The token store failed."
+
+
+class StoreUnavailableError(StoreError):
+    default_description = "The token store is unavailable; try again later."
+
+
+class StoreConflictError(StoreError):
+    code = "conflict"
+    default_description = "The record already exists."

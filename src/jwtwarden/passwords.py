@@ -1,0 +1,61 @@
+"""Password hashing with argon2id (argon2-cffi).
+
+A login for an unknown user verifies the password against a dummy hash made
+with the same parameters, so it costs the same time as a wrong password and
+does not reveal which usernames exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from .errors import InvalidRequestError
+
+__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "Passwords"]
+
+#: NIST SP 800-63B: at least 8 characters for a chosen password.
+MIN_PASSWORD_LENGTH = 8
+#: Bounded so a huge password cannot be used to burn CPU.
+MAX_PASSWORD_LENGTH = 1024
+
+
+class Passwords:
+    """Hash and check passwords off the event loop."""
+
+    def __init__(self, time_cost: int = 3, memory_cost: int = 65_536, parallelism: int = 4) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def validate_new(self, password: object) -> str:
+        """The password if it is acceptable as a new one; else InvalidRequestError."""
+        if not isinstance(password, str):
+            raise InvalidRequestError("The password must be a string.")
+        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise InvalidRequestError(
+                f"The password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
+            )
+        return password
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; ``None`` (no such user) burns the
+        same time and answers ``False``."""
+        if len(password) > MAX_PASSWORD_LENGTH:
+            return False
+        target = self._dummy if password_hash is None else password_hash
+        try:
+            await asyncio.to_thread(self._hasher.verify, target, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)

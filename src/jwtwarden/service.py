@@ -1,0 +1,553 @@
+"""TokenService: where the rules, the tokens, the store and the clock meet.
+
+The service is ``async``: the server is ASGI and the scale-out stores have
+async drivers. From synchronous code, run a call with ``asyncio.run`` (the
+CLI does). One service may be shared by several threads and event loops.
+
+Each operation reads the clock once, so ``iat``, ``exp`` and the stored record
+agree. The core decides (``decide_rotation``, ``revocation_cause``); the
+service applies the decision to the store and emits an event.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .core.policy import Policy
+from .core.revocation import revocation_cause
+from .core.rotation import GraceReplay, Rejected, Reused, Rotated, decide_rotation
+from .core.sessions import Session
+from .core.users import User
+from .core.view import RevocationSnapshot
+from .errors import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidTokenError,
+    NotFoundError,
+    RefreshTokenReusedError,
+    StoreConflictError,
+    UnknownKeyError,
+)
+from .events import Event, EventSink
+from .keysource import KeyManager
+from .passwords import MAX_PASSWORD_LENGTH, Passwords
+from .stores.base import Store
+from .tokens.access import AccessClaims, decode_access_token, encode_access_token, revoked_error
+from .tokens.jwks import export_jwks
+from .tokens.keys import SigningKey
+from .tokens.refresh import (
+    is_genuine,
+    mint_refresh_token,
+    new_salt,
+    new_sid,
+    parse_refresh_token,
+)
+
+__all__ = ["TokenPair", "TokenService"]
+
+MAX_USERNAME_LENGTH = 150
+MAX_ROLES = 32
+_ROLE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_MAX_USER_AGENT = 512
+_MAX_IP = 64
+#: How long an unknown ``kid`` waits before it may trigger another key reload.
+_KID_RELOAD_INTERVAL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or a refresh returns (RFC 6749 §5.1 fields, plus ids)."""
+
+    access_token: str
+    refresh_token: str
+    #: Seconds until the access token expires.
+    expires_in: int
+    sub: str
+    sid: str
+    token_type: str = "Bearer"
+
+
+class TokenService:
+    """Login, rotation, revocation and verification over one store.
+
+    Build it with :meth:`open` from :class:`~jwtwarden.settings.Settings`, or
+    directly from parts (tests pass a ``MemoryStore`` and a ``FrozenClock``).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyManager,
+        policy: Policy,
+        *,
+        passwords: Passwords | None = None,
+        clock: Clock | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.policy = policy
+        self.passwords = passwords or Passwords()
+        self.clock: Clock = clock or SystemClock()
+        self._events = EventSink(on_event)
+        self._next_purge = float("-inf")
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Any,
+        *,
+        clock: Clock | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> TokenService:
+        """A service on ``settings.store`` with its keys loaded (generated on
+        first start)."""
+        from .wiring import open_service
+
+        return await open_service(cls, settings, clock=clock, on_event=on_event)
+
+    async def start(self) -> None:
+        """Load (or create) the signing keys; call once before use."""
+        await self.keys.ensure(self.clock.now())
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # users
+
+    async def create_user(self, username: str, password: str, roles: Iterable[str] = ()) -> User:
+        """Add a user. Raises InvalidRequestError for a bad username, password
+        or role, StoreConflictError if the username is taken."""
+        username = _validate_username(username)
+        password = self.passwords.validate_new(password)
+        now = self.clock.now()
+        user = User(
+            str(uuid.uuid4()),
+            username,
+            await self.passwords.hash(password),
+            _validate_roles(roles),
+            now,
+        )
+        try:
+            await self.store.create_user(user)
+        except StoreConflictError as exc:
+            raise StoreConflictError("That username is taken.") from exc
+        self._emit("user_created", now, sub=user.sub, roles=",".join(user.roles))
+        return user
+
+    async def get_user(self, sub: str) -> User:
+        user = await self.store.get_user(sub)
+        if user is None:
+            raise NotFoundError("No such user.")
+        return user
+
+    async def find_user(self, username: str) -> User:
+        user = await self.store.find_user(username) if isinstance(username, str) else None
+        if user is None:
+            raise NotFoundError("No such user.")
+        return user
+
+    async def list_users(self) -> list[User]:
+        return await self.store.list_users()
+
+    # login and rotation
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        client_id: str = "jwtwarden",
+    ) -> TokenPair:
+        """Check credentials and start a session.
+
+        Raises AccessDeniedError (``invalid_grant``) for a wrong password, an
+        unknown user (same answer, same time) or a banned user.
+        """
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidRequestError("username and password are required.")
+        if len(username) > MAX_USERNAME_LENGTH * 4 or len(password) > MAX_PASSWORD_LENGTH:
+            user = None
+        else:
+            user = await self.store.find_user(username)
+        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        now = self.clock.now()
+        if user is None or not ok:
+            self._emit(
+                "login_failed",
+                now,
+                sub=user.sub if user else None,
+                ip=ip,
+                user_agent=user_agent,
+                reason="bad_password" if user else "unknown_user",
+            )
+            raise AccessDeniedError()
+        if user.revocation.is_banned(now):
+            self._emit(
+                "login_failed", now, sub=user.sub, ip=ip, user_agent=user_agent, reason="banned"
+            )
+            raise AccessDeniedError("This account is suspended.")
+        if self.passwords.needs_rehash(user.password_hash):
+            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
+        session = Session(
+            sid=new_sid(),
+            sub=user.sub,
+            generation=0,
+            salt=new_salt(),
+            auth_time=now,
+            expires_at=now + self.policy.session_ttl,
+            last_used_at=now,
+            ip=ip,
+            user_agent=user_agent,
+            client_id=_bound(client_id, 128) or "jwtwarden",
+        )
+        await self.store.create_session(session)
+        self._emit("login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent)
+        await self._housekeeping(now)
+        return self._issue(session, user, session.generation, now)
+
+    async def refresh(
+        self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> TokenPair:
+        """Trade a refresh token for a new access token and refresh token.
+
+        Raises InvalidGrantError for an unknown, forged, expired or revoked
+        token, and RefreshTokenReusedError (an InvalidGrantError) after
+        revoking the session when a spent token comes back.
+        """
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            raise InvalidGrantError()
+        now = self.clock.now()
+        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        # A lost compare-and-swap means another request rotated first: read
+        # again and judge anew (usually a grace replay of that rotation).
+        for _ in range(3):
+            found = await self.store.get_session(presented.sid)
+            if found is None:
+                raise InvalidGrantError()
+            session, user = found
+            genuine = is_genuine(self.keys.ring.mac_secret, presented, session.salt)
+            decision = decide_rotation(
+                session,
+                user.revocation,
+                presented.generation,
+                genuine=genuine,
+                now=now,
+                policy=self.policy,
+            )
+            if isinstance(decision, Rotated):
+                rotated = await self.store.rotate(session.sid, presented.generation, now)
+                if rotated is None:
+                    continue
+                self._emit(
+                    "refresh",
+                    now,
+                    sub=user.sub,
+                    sid=session.sid,
+                    ip=ip,
+                    user_agent=user_agent,
+                    generation=rotated.generation,
+                )
+                await self._housekeeping(now)
+                return self._issue(rotated, user, rotated.generation, now)
+            if isinstance(decision, GraceReplay):
+                return self._issue(session, user, decision.child_generation, now)
+            if isinstance(decision, Reused):
+                await self._revoke_for_reuse(session, decision, now, ip, user_agent)
+                raise RefreshTokenReusedError(sid=session.sid, sub=session.sub)
+            assert isinstance(decision, Rejected)
+            raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
+        raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
+
+    async def _revoke_for_reuse(
+        self, session: Session, decision: Reused, now: float, ip: str | None, ua: str | None
+    ) -> None:
+        await self.store.revoke_session(session.sid, now, "reuse")
+        if self.policy.reuse_revokes == "user":
+            await self.store.set_cutoff(session.sub, now, None)
+        self._emit(
+            "reuse_detected",
+            now,
+            sub=session.sub,
+            sid=session.sid,
+            ip=ip,
+            user_agent=ua,
+            presented_generation=decision.presented_generation,
+            current_generation=decision.current_generation,
+            revoked=self.policy.reuse_revokes,
+            session_ip=session.ip,
+        )
+
+    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
+        key = self.keys.signing_key()
+        exp = math.floor(min(now + self.policy.access_ttl, session.expires_at))
+        claims = {
+            "iss": self.policy.issuer,
+            "sub": user.sub,
+            "aud": self.policy.audience,
+            "exp": exp,
+            "iat": now,
+            "auth_time": session.auth_time,
+            "jti": secrets.token_urlsafe(16),
+            "sid": session.sid,
+            "client_id": session.client_id,
+            "roles": list(user.roles),
+        }
+        return TokenPair(
+            access_token=encode_access_token(claims, key),
+            refresh_token=mint_refresh_token(
+                self.keys.ring.mac_secret, session.sid, generation, session.salt
+            ),
+            expires_in=max(0, math.floor(exp - now)),
+            sub=user.sub,
+            sid=session.sid,
+        )
+
+    # verification
+
+    async def verify(self, access_token: str) -> AccessClaims:
+        """Signature, claims and revocation (denied ``jti``, revoked ``sid``,
+        cutoff, ban) of an access token, checked against the store.
+
+        Raises an InvalidTokenError subclass naming the cause. Resource
+        servers use :class:`jwtwarden.verifier.Verifier` instead, which needs
+        no store round trip.
+        """
+        now = self.clock.now()
+        claims = await self.decode(access_token, now)
+        facts = await self.store.revocation_facts(claims.sub, claims.sid, claims.jti, now)
+        cause = revocation_cause(
+            sid=claims.sid,
+            auth_time=claims.auth_time,
+            jti_denied=facts.jti_denied,
+            session_revoked=facts.session_revoked,
+            user=facts.user,
+            now=now,
+        )
+        if cause is not None:
+            raise revoked_error(cause)
+        return claims
+
+    async def decode(self, access_token: str, now: float | None = None) -> AccessClaims:
+        """Signature and claims only; an unknown ``kid`` reloads the keys at
+        most once per few seconds, so forged kids cannot force a reload storm."""
+        now = self.clock.now() if now is None else now
+        try:
+            return self._decode(access_token, now)
+        except UnknownKeyError:
+            if not await self.keys.reload_if_due(now, _KID_RELOAD_INTERVAL):
+                raise
+            return self._decode(access_token, now)
+
+    def _decode(self, token: str, now: float) -> AccessClaims:
+        return decode_access_token(
+            token,
+            self.keys.find,
+            issuer=self.policy.issuer,
+            audience=self.policy.audience,
+            now=now,
+            leeway=self.policy.leeway,
+        )
+
+    # revocation
+
+    async def logout(self, claims: AccessClaims) -> bool:
+        """End the session the access token belongs to; its refresh token and
+        every access token it minted stop working at once."""
+        return await self.revoke_session(claims.sid, reason="logout")
+
+    async def logout_all(self, sub: str, *, keep_sid: str | None = None) -> None:
+        """End every session of ``sub`` (but ``keep_sid``): one cutoff write,
+        whatever the number of tokens."""
+        now = self.clock.now()
+        if not await self.store.set_cutoff(sub, now, keep_sid):
+            raise NotFoundError("No such user.")
+        self._emit("user_revoked", now, sub=sub, kept_sid=keep_sid)
+
+    async def revoke_user(self, sub: str) -> None:
+        """Cutoff now: every token of the user dies."""
+        await self.logout_all(sub)
+
+    async def revoke_session(self, sid: str, *, reason: str = "revoked") -> bool:
+        """Revoke one session; ``False`` if it was unknown or already revoked."""
+        now = self.clock.now()
+        session = await self.store.revoke_session(sid, now, reason)
+        if session is not None:
+            self._emit("session_revoked", now, sub=session.sub, sid=sid, reason=reason)
+        return session is not None
+
+    async def revoke_access_token(self, access_token: str) -> bool:
+        """Deny one access token until it would have expired. An invalid or
+        already expired token is a no-op (``False``)."""
+        now = self.clock.now()
+        try:
+            claims = await self.decode(access_token, now)
+        except InvalidTokenError:
+            return False
+        await self.store.deny_jti(claims.jti, claims.exp + self.policy.leeway)
+        self._emit("token_revoked", now, sub=claims.sub, sid=claims.sid, jti=claims.jti)
+        return True
+
+    async def revoke_refresh_token(self, refresh_token: str) -> bool:
+        """Revoke the whole session of a genuine refresh token (any
+        generation); anything else is a no-op (``False``)."""
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            return False
+        found = await self.store.get_session(presented.sid)
+        if found is None or not is_genuine(self.keys.ring.mac_secret, presented, found[0].salt):
+            return False
+        return await self.revoke_session(presented.sid, reason="revoked")
+
+    async def revoke_token(self, token: str, token_type_hint: str | None = None) -> bool:
+        """RFC 7009: revoke whatever kind of token this is."""
+        if token_type_hint == "access_token":
+            return await self.revoke_access_token(token) or await self.revoke_refresh_token(token)
+        return await self.revoke_refresh_token(token) or await self.revoke_access_token(token)
+
+    async def ban(self, sub: str, until: float) -> None:
+        """No login or refresh until ``until``; every token issued before now dies."""
+        now = self.clock.now()
+        if not math.isfinite(until) or until <= now:
+            raise InvalidRequestError("A ban must end in the future.")
+        if not await self.store.set_ban(sub, until, now):
+            raise NotFoundError("No such user.")
+        self._emit("user_banned", now, sub=sub, until=until)
+
+    async def unban(self, sub: str) -> None:
+        """Lift a ban; tokens from before it stay dead."""
+        if not await self.store.lift_ban(sub):
+            raise NotFoundError("No such user.")
+        self._emit("user_unbanned", self.clock.now(), sub=sub)
+
+    async def set_roles(self, sub: str, roles: Iterable[str]) -> None:
+        """New roles; every token carrying the old ones dies (the user logs in
+        again), in one write."""
+        checked = _validate_roles(roles)
+        now = self.clock.now()
+        if not await self.store.set_roles(sub, checked, now):
+            raise NotFoundError("No such user.")
+        self._emit("roles_changed", now, sub=sub, roles=",".join(checked))
+
+    async def change_password(
+        self, sub: str, current_password: str, new_password: str, *, keep_sid: str | None = None
+    ) -> None:
+        """Check the current password, set the new one, and end every session
+        but ``keep_sid``. Raises AccessDeniedError for a wrong current password."""
+        user = await self.get_user(sub)
+        if not isinstance(current_password, str) or not await self.passwords.verify(
+            user.password_hash, current_password
+        ):
+            raise AccessDeniedError("The current password is wrong.")
+        await self.set_password(sub, new_password, keep_sid=keep_sid)
+
+    async def set_password(
+        self, sub: str, new_password: str, *, keep_sid: str | None = None
+    ) -> None:
+        """Set a password without the old one (admin); every session but
+        ``keep_sid`` ends."""
+        password_hash = await self.passwords.hash(self.passwords.validate_new(new_password))
+        now = self.clock.now()
+        if not await self.store.set_password(sub, password_hash, now, keep_sid):
+            raise NotFoundError("No such user.")
+        self._emit("password_changed", now, sub=sub, kept_sid=keep_sid)
+
+    # sessions
+
+    async def list_sessions(self, sub: str) -> list[Session]:
+        """The live sessions of ``sub``, oldest first."""
+        user = await self.get_user(sub)
+        now = self.clock.now()
+        sessions = await self.store.list_sessions(sub)
+        return [s for s in sessions if s.is_live(now, self.policy, user.revocation)]
+
+    async def get_session(self, sid: str) -> Session:
+        found = await self.store.get_session(sid)
+        if found is None:
+            raise NotFoundError("No such session.")
+        return found[0]
+
+    # keys and housekeeping
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys that may verify a live token (RFC 7517 JWK Set)."""
+        return export_jwks(self.keys.ring.public_keys)
+
+    async def rotate_keys(self) -> SigningKey:
+        """A new signing key; older ones verify until their tokens expire."""
+        return await self.keys.rotate(self.clock.now())
+
+    async def revocation_snapshot(self) -> RevocationSnapshot:
+        """Every revocation that can still matter: what a verifier loads."""
+        return await self.store.revocation_snapshot(
+            self.clock.now(), self.policy.revocation_horizon
+        )
+
+    async def purge(self) -> int:
+        """Delete expired denylist entries, dead sessions and retired keys no
+        live token needs; return how many records went. Also runs by itself
+        every ``purge_interval`` during normal traffic."""
+        now = self.clock.now()
+        self._next_purge = now + self.policy.purge_interval
+        count = await self.store.purge_expired(
+            now, self.policy.idle_ttl, self.policy.revocation_horizon
+        )
+        return count + await self.keys.drop_expired(now)
+
+    async def _housekeeping(self, now: float) -> None:
+        await self.keys.reload_if_due(now)
+        if now >= self._next_purge:
+            await self.purge()
+
+    def _emit(
+        self,
+        kind: str,
+        at: float,
+        *,
+        sub: str | None = None,
+        sid: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        **detail: Any,
+    ) -> None:
+        detail = {k: v for k, v in detail.items() if v is not None}
+        self._events.emit(Event(kind, at, sub, sid, ip, user_agent, detail))
+
+
+def _validate_username(username: object) -> str:
+    if not isinstance(username, str) or not 1 <= len(username) <= MAX_USERNAME_LENGTH:
+        raise InvalidRequestError(f"A username is 1 to {MAX_USERNAME_LENGTH} characters.")
+    if username != username.strip() or not username.isprintable():
+        raise InvalidRequestError("A username has no control characters or outer spaces.")
+    return username
+
+
+def _validate_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(roles, str):
+        raise InvalidRequestError("Roles are a list of names.")
+    checked = tuple(dict.fromkeys(roles))
+    if len(checked) > MAX_ROLES or not all(
+        isinstance(r, str) and _ROLE.fullmatch(r) for r in checked
+    ):
+        raise InvalidRequestError(
+            f"At most {MAX_ROLES} roles, each 1-64 characters of letters, digits and _.:-"
+        )
+    return checked
+
+
+def _bound(value: str | None, limit: int) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit]

@@ -1,0 +1,39 @@
+"""Stores: one protocol, several backends, chosen by URL.
+
+``memory://`` (tests), ``sqlite:///path`` (the embedded default; four slashes
+for an absolute path). PostgreSQL and Redis arrive as their own backends.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..errors import ConfigurationError
+from .base import RevocationFacts, Store
+
+__all__ = ["RevocationFacts", "Store", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """The store a URL names.
+
+    Raises :class:`~jwtwarden.errors.ConfigurationError` for an unknown or
+    malformed URL. Only the chosen backend's module (and driver) is imported.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if scheme == "sqlite":
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or len(url) == len(prefix):
+            raise ConfigurationError(
+                "a SQLite store URL is sqlite:///relative/path or sqlite:////abs/path"
+            )
+        from .sqlite import SqliteStore
+
+        return SqliteStore(url[len(prefix) :])
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r}: use memory:// or sqlite:///path"
+    )

@@ -1,0 +1,112 @@
+"""The Store protocol every backend satisfies, and its result types.
+
+Backends do not inherit from :class:`Store`; the contract suite in
+``tests/contract`` proves that one conforms. Stores report facts and the
+core judges them. Each dangerous step is one store call: :meth:`Store.rotate`
+is a compare-and-swap on the generation, so two refreshes racing with one
+refresh token can never both rotate it (DESIGN property 1).
+
+No usable token material is ever stored: sessions keep a generation and a
+salt, the denylist keeps ``jti``s, and signing keys arrive as an encrypted
+blob or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..core.revocation import UserRevocation
+from ..core.sessions import Session
+from ..core.users import User
+from ..core.view import RevocationSnapshot
+
+__all__ = ["RevocationFacts", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationFacts:
+    """What the store knows that bears on one access token."""
+
+    jti_denied: bool
+    session_revoked: bool
+    user: UserRevocation
+
+
+class Store(Protocol):
+    """Async, domain-named storage for users, sessions and revocations.
+
+    Raises :class:`~jwtwarden.errors.StoreUnavailableError` when the backend
+    cannot be reached; never reports "not revoked" on an error.
+    """
+
+    async def ping(self) -> None:
+        """Raise unless the store answers."""
+
+    async def close(self) -> None: ...
+
+    # users
+    async def create_user(self, user: User) -> None:
+        """Add ``user``; :class:`~jwtwarden.errors.StoreConflictError` if the
+        username (normalized) or ``sub`` is taken."""
+
+    async def get_user(self, sub: str) -> User | None: ...
+
+    async def find_user(self, username: str) -> User | None:
+        """The user whose normalized username matches."""
+
+    async def list_users(self) -> list[User]: ...
+
+    async def set_password(
+        self, sub: str, password_hash: str, cutoff_at: float | None, keep_sid: str | None
+    ) -> bool:
+        """New hash, and optionally a cutoff sparing ``keep_sid``; one write."""
+
+    async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
+        """New roles and a cutoff at ``cutoff_at``, in one write."""
+
+    async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
+        """Cutoff at ``cutoff_at``; a later cutoff is never moved back."""
+
+    async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
+        """Ban until ``until`` with a cutoff at ``cutoff_at``, in one write."""
+
+    async def lift_ban(self, sub: str) -> bool:
+        """End the ban; the cutoff it set stays."""
+
+    # sessions
+    async def create_session(self, session: Session) -> None: ...
+
+    async def get_session(self, sid: str) -> tuple[Session, User] | None:
+        """The session and its user, in one read; ``None`` if either is gone."""
+
+    async def rotate(self, sid: str, expected_generation: int, now: float) -> Session | None:
+        """Compare-and-swap: if the session is unrevoked and at
+        ``expected_generation``, advance it by one, stamp ``rotated_at`` and
+        ``last_used_at`` with ``now`` and return it; otherwise ``None``."""
+
+    async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
+        """Mark the session revoked; return it if this call revoked it."""
+
+    async def list_sessions(self, sub: str) -> list[Session]:
+        """Every stored session of ``sub``, live or not; the core filters."""
+
+    # access-token revocations
+    async def deny_jti(self, jti: str, forget_at: float) -> None:
+        """Deny one access token until ``forget_at`` (its expiry)."""
+
+    async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
+        """Everything that bears on one access token, in one read."""
+
+    async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
+        """Every revocation that can still matter at ``now``."""
+
+    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
+        """Delete state that can no longer matter; return how many records."""
+
+    # secret material, always encrypted by the caller
+    async def load_keyring(self) -> bytes | None: ...
+
+    async def save_keyring(self, blob: bytes, expected: bytes | None) -> bool:
+        """Store ``blob`` if the current one is ``expected``
+        (``None``: absent); compare-and-swap so first starts don't race."""

@@ -1,0 +1,209 @@
+"""MemoryStore: dicts under a lock, for tests and single-process embedding.
+
+A ``threading.Lock`` (not an asyncio one) guards every step, so one store
+serves several event loops and threads at once; no step awaits while holding
+it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from ..core.revocation import NO_REVOCATION, UserRevocation
+from ..core.sessions import Session
+from ..core.users import User, normalize_username
+from ..core.view import RevocationSnapshot
+from ..errors import StoreConflictError
+from .base import RevocationFacts
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """The whole store in process memory; gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, User] = {}
+        self._names: dict[str, str] = {}
+        self._sessions: dict[str, Session] = {}
+        self._denied: dict[str, float] = {}
+        self._keyring: bytes | None = None
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def create_user(self, user: User) -> None:
+        with self._lock:
+            if user.username_key in self._names or user.sub in self._users:
+                raise StoreConflictError("That username is taken.")
+            self._users[user.sub] = user
+            self._names[user.username_key] = user.sub
+
+    async def get_user(self, sub: str) -> User | None:
+        return self._users.get(sub)
+
+    async def find_user(self, username: str) -> User | None:
+        sub = self._names.get(normalize_username(username))
+        return None if sub is None else self._users.get(sub)
+
+    async def list_users(self) -> list[User]:
+        with self._lock:
+            return sorted(self._users.values(), key=lambda u: u.created_at)
+
+    async def set_password(
+        self, sub: str, password_hash: str, cutoff_at: float | None, keep_sid: str | None
+    ) -> bool:
+        with self._lock:
+            user = self._users.get(sub)
+            if user is None:
+                return False
+            revocation = user.revocation
+            if cutoff_at is not None:
+                revocation = _later_cutoff(revocation, cutoff_at, keep_sid)
+            self._users[sub] = replace(user, password_hash=password_hash, revocation=revocation)
+            return True
+
+    async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
+        with self._lock:
+            user = self._users.get(sub)
+            if user is None:
+                return False
+            revocation = _later_cutoff(user.revocation, cutoff_at, None)
+            self._users[sub] = replace(user, roles=roles, revocation=revocation)
+            return True
+
+    async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
+        with self._lock:
+            user = self._users.get(sub)
+            if user is None:
+                return False
+            revocation = _later_cutoff(user.revocation, cutoff_at, keep_sid)
+            self._users[sub] = replace(user, revocation=revocation)
+            return True
+
+    async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
+        with self._lock:
+            user = self._users.get(sub)
+            if user is None:
+                return False
+            revocation = replace(
+                _later_cutoff(user.revocation, cutoff_at, None), banned_until=until
+            )
+            self._users[sub] = replace(user, revocation=revocation)
+            return True
+
+    async def lift_ban(self, sub: str) -> bool:
+        with self._lock:
+            user = self._users.get(sub)
+            if user is None:
+                return False
+            self._users[sub] = replace(user, revocation=replace(user.revocation, banned_until=None))
+            return True
+
+    async def create_session(self, session: Session) -> None:
+        with self._lock:
+            if session.sid in self._sessions:
+                raise StoreConflictError("session id collision")
+            self._sessions[session.sid] = session
+
+    async def get_session(self, sid: str) -> tuple[Session, User] | None:
+        session = self._sessions.get(sid)
+        user = None if session is None else self._users.get(session.sub)
+        return None if session is None or user is None else (session, user)
+
+    async def rotate(self, sid: str, expected_generation: int, now: float) -> Session | None:
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is None or session.revoked_at is not None:
+                return None
+            if session.generation != expected_generation:
+                return None
+            rotated = replace(
+                session, generation=expected_generation + 1, rotated_at=now, last_used_at=now
+            )
+            self._sessions[sid] = rotated
+            return rotated
+
+    async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
+        with self._lock:
+            session = self._sessions.get(sid)
+            if session is None or session.revoked_at is not None:
+                return None
+            revoked = replace(session, revoked_at=now, revoke_reason=reason)
+            self._sessions[sid] = revoked
+            return revoked
+
+    async def list_sessions(self, sub: str) -> list[Session]:
+        with self._lock:
+            found = [s for s in self._sessions.values() if s.sub == sub]
+        return sorted(found, key=lambda s: s.auth_time)
+
+    async def deny_jti(self, jti: str, forget_at: float) -> None:
+        with self._lock:
+            self._denied[jti] = max(forget_at, self._denied.get(jti, forget_at))
+
+    async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
+        session = self._sessions.get(sid)
+        user = self._users.get(sub)
+        return RevocationFacts(
+            jti_denied=self._denied.get(jti, now) > now,
+            session_revoked=session is not None and session.revoked_at is not None,
+            user=user.revocation if user is not None else NO_REVOCATION,
+        )
+
+    async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
+        snapshot = RevocationSnapshot()
+        with self._lock:
+            snapshot.denied = {jti: at for jti, at in self._denied.items() if at > now}
+            for session in self._sessions.values():
+                if session.revoked_at is not None and session.revoked_at + horizon > now:
+                    snapshot.sessions[session.sid] = session.revoked_at + horizon
+            for user in self._users.values():
+                cutoff = user.revocation.cutoff_at
+                if cutoff is not None and cutoff + horizon > now:
+                    snapshot.users[user.sub] = (user.revocation, cutoff + horizon)
+        return snapshot
+
+    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
+        with self._lock:
+            denied = [jti for jti, at in self._denied.items() if at <= now]
+            for jti in denied:
+                del self._denied[jti]
+            dead = [
+                s.sid for s in self._sessions.values() if self._is_dead(s, now, idle_ttl, horizon)
+            ]
+            for sid in dead:
+                del self._sessions[sid]
+        return len(denied) + len(dead)
+
+    def _is_dead(self, session: Session, now: float, idle_ttl: float, horizon: float) -> bool:
+        if session.revoked_at is not None:
+            return session.revoked_at + horizon <= now
+        if session.expires_at <= now or session.last_used_at + idle_ttl <= now:
+            return True
+        user = self._users.get(session.sub)
+        return user is None or user.revocation.covers(session.auth_time, session.sid)
+
+    async def load_keyring(self) -> bytes | None:
+        return self._keyring
+
+    async def save_keyring(self, blob: bytes, expected: bytes | None) -> bool:
+        with self._lock:
+            if self._keyring != expected:
+                return False
+            self._keyring = blob
+            return True
+
+
+def _later_cutoff(
+    revocation: UserRevocation, cutoff_at: float, keep_sid: str | None
+) -> UserRevocation:
+    """A cutoff only moves forward: of two racing cutoffs, the later wins."""
+    if revocation.cutoff_at is not None and revocation.cutoff_at > cutoff_at:
+        return revocation
+    return replace(revocation, cutoff_at=cutoff_at, keep_sid=keep_sid)

@@ -1,0 +1,340 @@
+"""SqliteStore: the embedded default, one file, several processes.
+
+WAL journal so readers never block the writer; every write is one statement
+(atomic on its own) and the rotation is ``UPDATE … WHERE sid = ? AND
+generation = ? … RETURNING``, so racing processes on one file still get
+exactly one rotation. ``synchronous=NORMAL`` in WAL mode survives a process
+crash; an OS crash or power loss may lose the last transactions (use the
+PostgreSQL store where that matters).
+
+sqlite3 is blocking, so every call runs on one dedicated thread per store,
+which owns the connection; the event loop never waits on the file lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..core.revocation import UserRevocation
+from ..core.sessions import Session
+from ..core.users import User, normalize_username
+from ..core.view import RevocationSnapshot
+from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
+from .base import RevocationFacts
+
+__all__ = ["SqliteStore"]
+
+SCHEMA_VERSION = 1
+_PURGE_BATCH = 1000
+_T = TypeVar("_T")
+
+_SESSION_COLUMNS = (
+    "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
+    "revoked_at, revoke_reason, ip, user_agent, client_id"
+)
+_USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
+# Of two racing cutoffs the later one wins, with its keep_sid.
+_LATER_CUTOFF = (
+    "cutoff_at = CASE WHEN cutoff_at > :at THEN cutoff_at ELSE :at END, "
+    "keep_sid = CASE WHEN cutoff_at > :at THEN keep_sid ELSE :keep END"
+)
+
+
+class SqliteStore:
+    """A store in one SQLite file (``sqlite:///path``)."""
+
+    def __init__(self, path: str, *, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtwarden-sqlite")
+        self._conn: sqlite3.Connection = self._executor.submit(self._connect, busy_timeout).result()
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"{self.path} has schema version {version}; this jwtwarden knows "
+                    f"{SCHEMA_VERSION}. Upgrade jwtwarden."
+                )
+            if version < SCHEMA_VERSION:
+                schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executescript(f"{schema}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(detail=f"sqlite open {self.path}: {exc}") from exc
+        return conn
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, _guarded, fn, *args)
+
+    def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        await self._run(self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    # users
+
+    async def create_user(self, user: User) -> None:
+        sql = (
+            "INSERT INTO users (sub, username, username_key, password_hash, roles, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        params = (
+            user.sub,
+            user.username,
+            user.username_key,
+            user.password_hash,
+            json.dumps(list(user.roles)),
+            user.created_at,
+        )
+        await self._run(self._execute, sql, params)
+
+    async def get_user(self, sub: str) -> User | None:
+        row = await self._run(
+            self._fetchone, f"SELECT {_USER_COLUMNS} FROM users WHERE sub = ?", (sub,)
+        )
+        return None if row is None else _user(row)
+
+    async def find_user(self, username: str) -> User | None:
+        sql = f"SELECT {_USER_COLUMNS} FROM users WHERE username_key = ?"
+        row = await self._run(self._fetchone, sql, (normalize_username(username),))
+        return None if row is None else _user(row)
+
+    async def list_users(self) -> list[User]:
+        rows = await self._run(
+            self._fetchall, f"SELECT {_USER_COLUMNS} FROM users ORDER BY created_at", ()
+        )
+        return [_user(row) for row in rows]
+
+    async def set_password(
+        self, sub: str, password_hash: str, cutoff_at: float | None, keep_sid: str | None
+    ) -> bool:
+        if cutoff_at is None:
+            sql = "UPDATE users SET password_hash = :hash WHERE sub = :sub"
+        else:
+            sql = f"UPDATE users SET password_hash = :hash, {_LATER_CUTOFF} WHERE sub = :sub"
+        params = {"hash": password_hash, "sub": sub, "at": cutoff_at, "keep": keep_sid}
+        return await self._changed(sql, params)
+
+    async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
+        sql = f"UPDATE users SET roles = :roles, {_LATER_CUTOFF} WHERE sub = :sub"
+        params = {"roles": json.dumps(list(roles)), "sub": sub, "at": cutoff_at, "keep": None}
+        return await self._changed(sql, params)
+
+    async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
+        sql = f"UPDATE users SET {_LATER_CUTOFF} WHERE sub = :sub"
+        return await self._changed(sql, {"sub": sub, "at": cutoff_at, "keep": keep_sid})
+
+    async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
+        sql = f"UPDATE users SET banned_until = :until, {_LATER_CUTOFF} WHERE sub = :sub"
+        return await self._changed(sql, {"sub": sub, "until": until, "at": cutoff_at, "keep": None})
+
+    async def lift_ban(self, sub: str) -> bool:
+        return await self._changed("UPDATE users SET banned_until = NULL WHERE sub = ?", (sub,))
+
+    # sessions
+
+    async def create_session(self, session: Session) -> None:
+        sql = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+        await self._run(self._execute, sql, _session_row(session))
+
+    async def get_session(self, sid: str) -> tuple[Session, User] | None:
+        sql = (
+            f"SELECT {_prefixed('s', _SESSION_COLUMNS)}, {_prefixed('u', _USER_COLUMNS)} "
+            "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?"
+        )
+        row = await self._run(self._fetchone, sql, (sid,))
+        return None if row is None else (_session(row[:13]), _user(row[13:]))
+
+    async def rotate(self, sid: str, expected_generation: int, now: float) -> Session | None:
+        sql = (
+            "UPDATE sessions SET generation = generation + 1, "
+            "rotated_at = :now, last_used_at = :now "
+            "WHERE sid = :sid AND generation = :gen AND revoked_at IS NULL "
+            f"RETURNING {_SESSION_COLUMNS}"
+        )
+        row = await self._run(
+            self._fetchone, sql, {"now": now, "sid": sid, "gen": expected_generation}
+        )
+        return None if row is None else _session(row)
+
+    async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
+        sql = (
+            "UPDATE sessions SET revoked_at = ?, revoke_reason = ? "
+            f"WHERE sid = ? AND revoked_at IS NULL RETURNING {_SESSION_COLUMNS}"
+        )
+        row = await self._run(self._fetchone, sql, (now, reason, sid))
+        return None if row is None else _session(row)
+
+    async def list_sessions(self, sub: str) -> list[Session]:
+        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE sub = ? ORDER BY auth_time"
+        return [_session(row) for row in await self._run(self._fetchall, sql, (sub,))]
+
+    # access-token revocations
+
+    async def deny_jti(self, jti: str, forget_at: float) -> None:
+        sql = (
+            "INSERT INTO denylist (jti, forget_at) VALUES (?, ?) "
+            "ON CONFLICT (jti) DO UPDATE SET forget_at = max(forget_at, excluded.forget_at)"
+        )
+        await self._run(self._execute, sql, (jti, forget_at))
+
+    async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM denylist WHERE jti = :jti AND forget_at > :now), "
+            "EXISTS (SELECT 1 FROM sessions WHERE sid = :sid AND revoked_at IS NOT NULL), "
+            "(SELECT cutoff_at FROM users WHERE sub = :sub), "
+            "(SELECT keep_sid FROM users WHERE sub = :sub), "
+            "(SELECT banned_until FROM users WHERE sub = :sub)"
+        )
+        row = await self._run(self._fetchone, sql, {"jti": jti, "now": now, "sid": sid, "sub": sub})
+        assert row is not None
+        return RevocationFacts(bool(row[0]), bool(row[1]), UserRevocation(*row[2:]))
+
+    async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
+        return await self._run(self._snapshot, now, horizon)
+
+    def _snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
+        snapshot = RevocationSnapshot()
+        self._execute("BEGIN")  # one consistent read across the three tables
+        try:
+            rows = self._execute("SELECT jti, forget_at FROM denylist WHERE forget_at > ?", (now,))
+            snapshot.denied = dict(rows.fetchall())
+            rows = self._execute(
+                "SELECT sid, revoked_at + :h FROM sessions WHERE revoked_at IS NOT NULL "
+                "AND revoked_at > :now - :h",
+                {"h": horizon, "now": now},
+            )
+            snapshot.sessions = dict(rows.fetchall())
+            rows = self._execute(
+                "SELECT sub, cutoff_at, keep_sid, banned_until FROM users "
+                "WHERE cutoff_at IS NOT NULL AND cutoff_at > :now - :h",
+                {"h": horizon, "now": now},
+            )
+            for sub, cutoff_at, keep_sid, banned_until in rows.fetchall():
+                snapshot.users[sub] = (
+                    UserRevocation(cutoff_at, keep_sid, banned_until),
+                    cutoff_at + horizon,
+                )
+        finally:
+            self._execute("COMMIT")
+        return snapshot
+
+    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
+        params = {"now": now, "idle": idle_ttl, "h": horizon, "n": _PURGE_BATCH}
+        denied = await self._run(
+            self._purge,
+            (
+                "DELETE FROM denylist WHERE jti IN "
+                "(SELECT jti FROM denylist WHERE forget_at <= :now LIMIT :n)"
+            ),
+            params,
+        )
+        sessions = await self._run(
+            self._purge,
+            (
+                "DELETE FROM sessions WHERE sid IN (SELECT s.sid FROM sessions s "
+                "LEFT JOIN users u ON u.sub = s.sub WHERE "
+                "(s.revoked_at IS NOT NULL AND s.revoked_at <= :now - :h) "
+                "OR (s.revoked_at IS NULL AND (s.expires_at <= :now "
+                "OR s.last_used_at <= :now - :idle "
+                "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
+                "LIMIT :n)"
+            ),
+            params,
+        )
+        return denied + sessions
+
+    def _purge(self, sql: str, params: dict[str, float]) -> int:
+        """Delete in bounded batches, each its own short transaction, so a
+        large purge never holds the write lock for long."""
+        total = 0
+        while True:
+            count = self._execute(sql, params).rowcount
+            total += count
+            if count < _PURGE_BATCH:
+                return total
+
+    # secret material
+
+    async def load_keyring(self) -> bytes | None:
+        row = await self._run(self._fetchone, "SELECT value FROM meta WHERE name = 'keyring'", ())
+        return None if row is None else bytes(row[0])
+
+    async def save_keyring(self, blob: bytes, expected: bytes | None) -> bool:
+        if expected is None:
+            sql, params = "INSERT OR IGNORE INTO meta (name, value) VALUES ('keyring', ?)", (blob,)
+        else:
+            sql = "UPDATE meta SET value = ? WHERE name = 'keyring' AND value = ?"
+            params = (blob, expected)  # type: ignore[assignment]
+        return await self._changed(sql, params)
+
+    # helpers, run on the store thread
+
+    def _fetchone(self, sql: str, params: Any) -> Any:
+        return self._execute(sql, params).fetchone()
+
+    def _fetchall(self, sql: str, params: Any) -> list[Any]:
+        return self._execute(sql, params).fetchall()
+
+    async def _changed(self, sql: str, params: Any) -> bool:
+        return await self._run(lambda: self._execute(sql, params).rowcount > 0)
+
+
+def _guarded(fn: Callable[..., _T], *args: Any) -> _T:
+    try:
+        return fn(*args)
+    except sqlite3.IntegrityError as exc:
+        raise StoreConflictError(detail=str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise StoreUnavailableError(detail=f"sqlite: {exc}") from exc
+
+
+def _prefixed(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{name.strip()}" for name in columns.split(","))
+
+
+def _session_row(s: Session) -> tuple[Any, ...]:
+    return (
+        s.sid,
+        s.sub,
+        s.generation,
+        s.salt,
+        s.auth_time,
+        s.expires_at,
+        s.last_used_at,
+        s.rotated_at,
+        s.revoked_at,
+        s.revoke_reason,
+        s.ip,
+        s.user_agent,
+        s.client_id,
+    )
+
+
+def _session(row: Any) -> Session:
+    return Session(row[0], row[1], row[2], bytes(row[3]), *row[4:])
+
+
+def _user(row: Any) -> User:
+    sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until = row
+    revocation = UserRevocation(cutoff_at, keep_sid, banned_until)
+    return User(sub, username, password_hash, tuple(json.loads(roles)), created_at, revocation)

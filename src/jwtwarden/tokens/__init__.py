@@ -1,0 +1,1 @@
+"""Keys and tokens: signing keys, JWKS, access tokens (JWT), refresh tokens."""

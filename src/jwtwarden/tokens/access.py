@@ -1,0 +1,235 @@
+"""Access tokens: JWTs per RFC 9068 (``typ: at+jwt``). The sole importer of
+the JOSE library (PyJWT); its errors are re-raised as ours.
+
+What is refused, each with a specific error and never an unexpected
+exception (RFC 8725 §3):
+
+- anything over :data:`MAX_TOKEN_LENGTH` or not three base64url parts;
+- ``alg: none`` in any casing, and any ``alg`` other than the one bound to
+  the key named by ``kid`` (so HS/RS confusion cannot happen: the key's own
+  algorithm is the only one tried, never the header's choice);
+- an unknown ``kid``, and the ``jku``/``jwk``/``x5u``/``x5c``/``crit``
+  headers, which would let the token pick its own key;
+- a ``typ`` other than ``at+jwt`` (a refresh token or an ID token is not an
+  access token);
+- missing ``iss``/``sub``/``aud``/``exp``/``iat``/``jti``/``sid``/``auth_time``
+  (PyJWT accepts a token without ``exp`` unless told otherwise), wrong types,
+  bad ``iss``/``aud``, expiry and future ``iat``/``nbf`` beyond the leeway.
+
+Time is passed in: PyJWT's own clock checks are switched off and done here.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import jwt
+
+from ..core.revocation import Cause
+from ..errors import (
+    BadSignatureError,
+    ClaimsError,
+    ExpiredTokenError,
+    MalformedTokenError,
+    RevokedTokenError,
+    SessionRevokedError,
+    TokenDeniedError,
+    UnknownKeyError,
+    UserBannedError,
+    UserCutoffError,
+)
+
+if TYPE_CHECKING:
+    from .keys import PublicKey, SigningKey
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "AccessClaims",
+    "decode_access_token",
+    "encode_access_token",
+    "read_header",
+    "revoked_error",
+    "VerificationKey",
+]
+
+#: Longest access token accepted; ours are ~600 bytes (RS256 ~750).
+MAX_TOKEN_LENGTH = 8192
+#: Header parameters that would let a token choose its own verification key.
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+_NO_TIME_CHECKS: jwt.types.Options = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
+# Every way a hostile string can make decoding blow up; all mean "malformed".
+_PARSE_ERRORS = (
+    jwt.DecodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    RecursionError,
+    UnicodeError,
+    binascii.Error,
+    OverflowError,
+)
+_MAX_ID = 256
+
+
+class VerificationKey(Protocol):
+    """A key that can verify: a :class:`~jwtwarden.tokens.keys.SigningKey` or
+    a :class:`~jwtwarden.tokens.jwks.VerifyingKey` from a JWKS."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def public(self) -> PublicKey | bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    sub: str
+    sid: str
+    jti: str
+    iat: float
+    exp: float
+    auth_time: float
+    roles: tuple[str, ...]
+    client_id: str
+    #: Every claim as decoded, for callers that want extra ones.
+    raw: dict[str, Any]
+
+
+def encode_access_token(claims: dict[str, Any], key: SigningKey) -> str:
+    """Sign ``claims`` with ``key`` as an RFC 9068 access token."""
+    headers = {"kid": key.kid, "typ": "at+jwt"}
+    return jwt.encode(claims, key.private, algorithm=key.alg, headers=headers)
+
+
+def read_header(token: str) -> dict[str, Any]:
+    """The unverified header, after the size and shape checks."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise MalformedTokenError()
+    try:
+        header = jwt.get_unverified_header(token)
+    except _PARSE_ERRORS as exc:
+        raise MalformedTokenError() from exc
+    if not isinstance(header, dict):
+        raise MalformedTokenError()
+    return header
+
+
+def decode_access_token(
+    token: str,
+    find_key: Callable[[str], VerificationKey | None],
+    *,
+    issuer: str,
+    audience: str,
+    now: float,
+    leeway: float = 0.0,
+) -> AccessClaims:
+    """Verify ``token`` and return its claims.
+
+    ``find_key(kid)`` returns the key for a ``kid`` or ``None``.
+
+    Raises :class:`~jwtwarden.errors.InvalidTokenError` subclasses:
+    ``MalformedTokenError``, ``UnknownKeyError``, ``BadSignatureError``,
+    ``ClaimsError`` and ``ExpiredTokenError``. Revocation is not checked here.
+    """
+    header = read_header(token)
+    key = _key_for(header, find_key)
+    try:
+        payload = jwt.decode(token, key.public, algorithms=[key.alg], options=_NO_TIME_CHECKS)
+    except jwt.InvalidSignatureError as exc:
+        raise BadSignatureError() from exc
+    except (jwt.PyJWTError, *_PARSE_ERRORS) as exc:
+        raise MalformedTokenError() from exc
+    return _check_claims(payload, issuer=issuer, audience=audience, now=now, leeway=leeway)
+
+
+def _key_for(
+    header: dict[str, Any], find_key: Callable[[str], VerificationKey | None]
+) -> VerificationKey:
+    alg, kid, typ = header.get("alg"), header.get("kid"), header.get("typ")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise MalformedTokenError("The access token is unsigned.")
+    if _FORBIDDEN_HEADERS.intersection(header):
+        raise MalformedTokenError("The access token names its own key; refused.")
+    if not isinstance(typ, str) or typ.lower() not in _TYPES:
+        raise ClaimsError("The token is not an access token (typ).")
+    if not isinstance(kid, str) or not kid or len(kid) > _MAX_ID:
+        raise UnknownKeyError()
+    key = find_key(kid)
+    if key is None:
+        raise UnknownKeyError()
+    if alg != key.alg:
+        raise BadSignatureError("The access token algorithm does not match its key.")
+    return key
+
+
+def _check_claims(
+    payload: dict[str, Any], *, issuer: str, audience: str, now: float, leeway: float
+) -> AccessClaims:
+    sub, sid, jti = (_string(payload, name) for name in ("sub", "sid", "jti"))
+    exp, iat, auth_time = (_number(payload, name) for name in ("exp", "iat", "auth_time"))
+    if payload.get("iss") != issuer:
+        raise ClaimsError("The access token has the wrong issuer.")
+    aud = payload.get("aud")
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise ClaimsError("The access token is not meant for this audience.")
+    if now >= exp + leeway:
+        raise ExpiredTokenError()
+    if iat > now + leeway or auth_time > iat:
+        raise ClaimsError("The access token was issued in the future.")
+    nbf = payload.get("nbf")
+    if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):
+        raise ClaimsError("The access token is not valid yet.")
+    roles = payload.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise ClaimsError("The access token roles are malformed.")
+    client_id = payload.get("client_id", "")
+    if not isinstance(client_id, str):
+        raise ClaimsError("The access token client_id is malformed.")
+    return AccessClaims(sub, sid, jti, iat, exp, auth_time, tuple(roles), client_id, payload)
+
+
+def _string(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        raise ClaimsError(f"The access token lacks a valid {name!r} claim.")
+    return value
+
+
+def _number(payload: dict[str, Any], name: str) -> float:
+    value = payload.get(name)
+    if not _is_number(value):
+        raise ClaimsError(f"The access token lacks a valid {name!r} claim.")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _is_number(value: object) -> bool:
+    # NumericDate (RFC 7519 §2); bounded so neither NaN, infinity nor a
+    # 400-digit integer reaches a float comparison.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e12
+
+
+_CAUSE_ERRORS: dict[Cause, type[RevokedTokenError]] = {
+    Cause.DENIED: TokenDeniedError,
+    Cause.SESSION: SessionRevokedError,
+    Cause.CUTOFF: UserCutoffError,
+    Cause.BANNED: UserBannedError,
+}
+
+
+def revoked_error(cause: Cause) -> RevokedTokenError:
+    """The error that names a revocation cause."""
+    return _CAUSE_ERRORS[cause]()
