@@ -8,7 +8,7 @@ from .clock import Clock, FrozenClock, SystemClock
 from .core.policy import Policy
 from .core.view import RevocationSnapshot, RevocationView
 from .errors import (
-    AccessDeniedError,
+    InvalidCredentialsError,
     BadSignatureError,
     ClaimsError,
     ConfigurationError,
@@ -44,7 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessClaims",
-    "AccessDeniedError",
+    "InvalidCredentialsError",
     "BadSignatureError",
     "ClaimsError",
     "Clock",

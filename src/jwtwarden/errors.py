@@ -11,14 +11,14 @@ library users raise and catch the same classes.
     ├── InvalidRequestError        invalid_request
     ├── UnsupportedGrantTypeError  unsupported_grant_type
     ├── InvalidGrantError          invalid_grant: unknown, forged, expired or spent RT
-    │   └── RefreshTokenReusedError  invalid_grant on the wire; the session is revoked
+    │   ├── RefreshTokenReusedError  invalid_grant on the wire; the session is revoked
+    │   └── InvalidCredentialsError  wrong username or password, or a banned user
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
     │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims)
     │   └── RevokedTokenError → TokenDeniedError, SessionRevokedError,
     │                           UserCutoffError, UserBannedError
     ├── InsufficientScopeError     insufficient_scope
-    ├── AccessDeniedError          access_denied: bad credentials, banned user
     ├── RateLimitedError           carries retry_after
     ├── NotFoundError,  ConfigurationError
     └── StoreError → StoreUnavailableError, StoreConflictError
@@ -27,7 +27,7 @@ library users raise and catch the same classes.
 from __future__ import annotations
 
 __all__ = [
-    "AccessDeniedError",
+    "InvalidCredentialsError",
     "BadSignatureError",
     "ClaimsError",
     "ConfigurationError",
@@ -156,11 +156,10 @@ class InsufficientScopeError(JwtWardenError):
     default_description = "The access token lacks a required role."
 
 
-class AccessDeniedError(JwtWardenError):
-    """Bad credentials or a banned user at login. On the token endpoint this
-    becomes ``invalid_grant`` (RFC 6749 §5.2)."""
+class InvalidCredentialsError(InvalidGrantError):
+    """Bad credentials or a banned user at login: the resource owner
+    credentials are an invalid grant (RFC 6749 §5.2)."""
 
-    code = "invalid_grant"
     default_description = "Invalid username or password."
 
 

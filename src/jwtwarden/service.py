@@ -27,7 +27,7 @@ from .core.sessions import Session
 from .core.users import User
 from .core.view import RevocationSnapshot
 from .errors import (
-    AccessDeniedError,
+    InvalidCredentialsError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidTokenError,
@@ -171,7 +171,7 @@ class TokenService:
     ) -> TokenPair:
         """Check credentials and start a session.
 
-        Raises AccessDeniedError (``invalid_grant``) for a wrong password, an
+        Raises InvalidCredentialsError (``invalid_grant``) for a wrong password, an
         unknown user (same answer, same time) or a banned user.
         """
         if not isinstance(username, str) or not isinstance(password, str):
@@ -192,12 +192,12 @@ class TokenService:
                 user_agent=user_agent,
                 reason="bad_password" if user else "unknown_user",
             )
-            raise AccessDeniedError()
+            raise InvalidCredentialsError()
         if user.revocation.is_banned(now):
             self._emit(
                 "login_failed", now, sub=user.sub, ip=ip, user_agent=user_agent, reason="banned"
             )
-            raise AccessDeniedError("This account is suspended.")
+            raise InvalidCredentialsError("This account is suspended.")
         if self.passwords.needs_rehash(user.password_hash):
             await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
         session = Session(
@@ -445,12 +445,12 @@ class TokenService:
         self, sub: str, current_password: str, new_password: str, *, keep_sid: str | None = None
     ) -> None:
         """Check the current password, set the new one, and end every session
-        but ``keep_sid``. Raises AccessDeniedError for a wrong current password."""
+        but ``keep_sid``. Raises InvalidCredentialsError for a wrong current password."""
         user = await self.get_user(sub)
         if not isinstance(current_password, str) or not await self.passwords.verify(
             user.password_hash, current_password
         ):
-            raise AccessDeniedError("The current password is wrong.")
+            raise InvalidCredentialsError("The current password is wrong.")
         await self.set_password(sub, new_password, keep_sid=keep_sid)
 
     async def set_password(

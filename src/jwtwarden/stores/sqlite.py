@@ -70,8 +70,9 @@ class SqliteStore:
                 )
             if version < SCHEMA_VERSION:
                 schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executescript(f"{schema}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+                )
         except sqlite3.Error as exc:
             raise StoreUnavailableError(detail=f"sqlite open {self.path}: {exc}") from exc
         return conn

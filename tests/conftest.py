@@ -1,0 +1,97 @@
+"""Shared fixtures: a frozen clock, cheap password hashing, services and
+stores.
+
+Argon2 parameters here are CHEAP_TEST_ARGON2 (t=1, m=8 KiB, p=1), chosen so
+the suite stays fast; the defaults in ``Settings`` stay strong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jwtwarden import FrozenClock, Policy, TokenService
+from jwtwarden.events import Event
+from jwtwarden.keysource import EphemeralKeySource, FileKeySource, KeyManager
+from jwtwarden.passwords import Passwords
+from jwtwarden.stores import Store, open_store
+
+#: Cheap argon2id parameters for tests only.
+CHEAP_TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+CHEAP_TEST_PASSWORDS = Passwords(**CHEAP_TEST_ARGON2)
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Skip a store test whose service is unreachable; under CI=true that is
+    a failure, never a silent skip."""
+    if IN_CI:
+        pytest.fail(f"store test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def store_url(kind: str, tmp_path: Path) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'jwtwarden.db'}"
+    raise ValueError(kind)
+
+
+#: Every backend the contract suite runs against.
+STORE_KINDS = ["memory", "sqlite"]
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_800_000_000.0)
+
+
+@pytest.fixture
+def events() -> list[Event]:
+    return []
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s = open_store(store_url(request.param, tmp_path))
+    yield s
+    await s.close()
+
+
+ServiceFactory = Callable[..., Awaitable[TokenService]]
+
+
+@pytest.fixture
+async def make_service(
+    clock: FrozenClock, events: list[Event], tmp_path: Path
+) -> AsyncIterator[ServiceFactory]:
+    """Build started services; ``store`` is a URL or kind, the rest are
+    Policy fields. Closed at teardown."""
+    made: list[TokenService] = []
+
+    async def factory(store: str = "memory", **policy: Any) -> TokenService:
+        url = store if "://" in store else store_url(store, tmp_path)
+        s = open_store(url)
+        source = EphemeralKeySource() if url == "memory://" else FileKeySource(tmp_path / "keys")
+        pol = Policy(**policy)
+        keys = KeyManager(source, pol.algorithm, keep_retired_for=pol.revocation_horizon)
+        service = TokenService(s, keys, pol, passwords=CHEAP_TEST_PASSWORDS, clock=clock,
+                               on_event=events.append)
+        await service.start()
+        made.append(service)
+        return service
+
+    yield factory
+    for service in made:
+        await service.close()
+
+
+@pytest.fixture
+async def service(make_service: ServiceFactory) -> TokenService:
+    return await make_service()
