@@ -81,8 +81,9 @@ async def make_service(
         source = EphemeralKeySource() if url == "memory://" else FileKeySource(tmp_path / "keys")
         pol = Policy(**policy)
         keys = KeyManager(source, pol.algorithm, keep_retired_for=pol.revocation_horizon)
-        service = TokenService(s, keys, pol, passwords=CHEAP_TEST_PASSWORDS, clock=clock,
-                               on_event=events.append)
+        service = TokenService(
+            s, keys, pol, passwords=CHEAP_TEST_PASSWORDS, clock=clock, on_event=events.append
+        )
         await service.start()
         made.append(service)
         return service

@@ -8,12 +8,12 @@ from .clock import Clock, FrozenClock, SystemClock
 from .core.policy import Policy
 from .core.view import RevocationSnapshot, RevocationView
 from .errors import (
-    InvalidCredentialsError,
     BadSignatureError,
     ClaimsError,
     ConfigurationError,
     ExpiredTokenError,
     InsufficientScopeError,
+    InvalidCredentialsError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidTokenError,

@@ -54,7 +54,10 @@ async def test_reuse_after_grace_revokes_the_session_and_its_child(
     reuse = [e for e in events if e.kind == "reuse_detected"]
     assert len(reuse) == 1
     assert (reuse[0].sub, reuse[0].sid, reuse[0].ip, reuse[0].user_agent) == (
-        rt1.sub, rt1.sid, "203.0.113.9", "thief"
+        rt1.sub,
+        rt1.sid,
+        "203.0.113.9",
+        "thief",
     )
 
 
@@ -115,12 +118,15 @@ async def test_forged_and_truncated_refresh_tokens_change_nothing(
     sid, gen, mac = pair.refresh_token.split(".")
     forged_mac = ("A" if mac[0] != "A" else "B") + mac[1:]
     attempts = [
-        f"{sid}.{gen}.{forged_mac}",          # real sid, bad MAC, current generation
-        f"{sid}.{int(gen) + 1}.{mac}",        # a future generation
-        pair.refresh_token[:-1],              # truncated
+        f"{sid}.{gen}.{forged_mac}",  # real sid, bad MAC, current generation
+        f"{sid}.{int(gen) + 1}.{mac}",  # a future generation
+        pair.refresh_token[:-1],  # truncated
         pair.refresh_token[: len(sid) + 2],
         pair.refresh_token + "A",
-        "", "...", "x" * 10_000, pair.access_token,
+        "",
+        "...",
+        "x" * 10_000,
+        pair.access_token,
     ]
     for attempt in attempts:
         with pytest.raises(InvalidGrantError) as info:
@@ -289,7 +295,9 @@ async def test_cutoff_is_exact_to_the_microsecond(svc: TokenService, clock: Froz
     await svc.refresh(after.refresh_token)
 
 
-async def test_logout_all_keeping_the_current_session(svc: TokenService, clock: FrozenClock) -> None:
+async def test_logout_all_keeping_the_current_session(
+    svc: TokenService, clock: FrozenClock
+) -> None:
     user = await svc.find_user("alice")
     keep = await svc.login("alice", PASSWORD)
     gone = [await svc.login("alice", PASSWORD) for _ in range(3)]
@@ -328,8 +336,17 @@ async def test_hydra_token_generations(svc: TokenService, clock: FrozenClock) ->
 def _count_writes(svc: TokenService) -> dict[str, int]:
     """Wrap the store's write methods to count calls from here on."""
     counts: dict[str, int] = {}
-    for name in ("set_ban", "set_cutoff", "deny_jti", "revoke_session", "set_roles",
-                 "set_password", "create_session", "rotate", "lift_ban"):
+    for name in (
+        "set_ban",
+        "set_cutoff",
+        "deny_jti",
+        "revoke_session",
+        "set_roles",
+        "set_password",
+        "create_session",
+        "rotate",
+        "lift_ban",
+    ):
         original = getattr(svc.store, name)
 
         async def counted(*args, _name=name, _original=original, **kwargs):  # type: ignore[no-untyped-def]

@@ -106,4 +106,7 @@ def decide_rotation(
 def _in_grace(session: Session, now: float, policy: Policy) -> bool:
     if policy.refresh_grace <= 0 or session.rotated_at is None:
         return False
-    return 0 <= now - session.rotated_at <= policy.refresh_grace
+    # ``now`` may precede ``rotated_at``: a request that began before a
+    # concurrent rotation landed (another process, another thread) lost the
+    # race; it is inside the window, not reuse.
+    return now - session.rotated_at <= policy.refresh_grace

@@ -121,7 +121,7 @@ def read_header(token: str) -> dict[str, Any]:
         raise MalformedTokenError()
     try:
         header = jwt.get_unverified_header(token)
-    except _PARSE_ERRORS as exc:
+    except (jwt.PyJWTError, *_PARSE_ERRORS) as exc:
         raise MalformedTokenError() from exc
     if not isinstance(header, dict):
         raise MalformedTokenError()
