@@ -4,11 +4,14 @@ specific error and never an unexpected exception."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from jwtwarden import (
     BadSignatureError,
@@ -73,22 +76,11 @@ async def test_hs256_signed_with_the_public_key_is_refused(make_service: Service
     pair = await svc.login("alice", PASSWORD)
     claims = jwt.decode(pair.access_token, options={"verify_signature": False})
     header = jwt.get_unverified_header(pair.access_token)
-    jwk = svc.jwks()["keys"][0]
-    pem = jwt.PyJWK(jwk).key.public_bytes(  # type: ignore[union-attr]
-        encoding=__import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["x"]
-        ).Encoding.PEM,
-        format=__import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["x"]
-        ).PublicFormat.SubjectPublicKeyInfo,
-    )
+    public = jwt.PyJWK(svc.jwks()["keys"][0]).key
+    pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[union-attr]
     signing_input = f"{part({**header, 'alg': 'HS256'})}.{part(claims)}".encode()
-    import hashlib
-    import hmac
-
-    forged = (
-        signing_input.decode() + "." + b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
-    )
+    mac = hmac.new(pem, signing_input, hashlib.sha256).digest()
+    forged = f"{signing_input.decode()}.{b64(mac)}"
     with pytest.raises(BadSignatureError):
         await svc.verify(forged)
 
