@@ -1,10 +1,10 @@
-"""Settings: every option is a ``JWTWARDEN_<NAME>`` environment variable and
+"""Settings: every option is a JWTWARDEN_<NAME> environment variable and
 a command-line flag of the same name.
 
 Read once, at the edges (the CLI, the server factory), and turned into a
 frozen :class:`~jwtwarden.core.policy.Policy`; the core and the service never
 import this module. Constructor arguments win over the environment, so tests
-write ``Settings(access_ttl=5)``.
+write Settings(access_ttl=5).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .core.policy import Policy
 
 __all__ = ["DEFAULT_ISSUER", "Settings"]
 
-#: The issuer used when none is configured: the default ``serve`` address.
+#: The issuer used when none is configured: the default serve address.
 DEFAULT_ISSUER = "http://127.0.0.1:8000"
 
 
@@ -27,51 +27,98 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="JWTWARDEN_", extra="forbid")
 
-    #: Store URL: ``memory://``, ``sqlite:///path``, ``postgresql://…``, ``redis://…``.
-    store: str = Field("sqlite:///./jwtwarden.db", max_length=2048)
-    #: ``iss`` of every token; defaults to the server's base URL.
-    issuer: str | None = Field(None, max_length=2048)
-    #: ``aud`` of access tokens.
-    audience: str = Field("jwtwarden", min_length=1, max_length=256)
-    #: Signing algorithm of new keys: EdDSA (Ed25519), ES256, RS256, or HS256
-    #: (a shared secret: single-process setups only, not published in JWKS).
-    algorithm: Literal["EdDSA", "ES256", "RS256", "HS256"] = "EdDSA"
-    #: Access token lifetime.
-    access_ttl: int = Field(300, ge=1, le=86_400)
-    #: Absolute session lifetime: refreshing never extends a session past it.
-    session_ttl: int = Field(2_592_000, ge=60, le=31_622_400)
-    #: A session unused this long ends.
-    session_idle_ttl: int = Field(1_209_600, ge=60, le=31_622_400)
-    #: Seconds after a rotation during which the parent refresh token yields
-    #: the same child again instead of counting as reuse; 0 is strict.
-    refresh_grace: int = Field(10, ge=0, le=300)
-    #: On reuse, revoke the ``session`` or every session of the ``user``.
-    reuse_revokes: Literal["session", "user"] = "session"
-    #: Clock leeway when checking ``exp``/``iat``.
-    leeway: int = Field(0, ge=0, le=300)
-    #: Drop ``Secure`` on cookies: plain-HTTP localhost development only.
-    insecure_cookies: bool = False
-    #: Failed logins per (username, client IP) within the window before 429.
-    login_max_failures: int = Field(5, ge=1, le=10_000)
-    #: The window for counting failed logins.
-    login_window: int = Field(900, ge=1, le=86_400)
-    #: Comma-separated proxies whose ``X-Forwarded-For`` is believed.
-    trusted_proxies: str = Field("", max_length=4096)
-    #: Master secret (from the environment) under which signing keys and the
-    #: refresh-token MAC secret are stored encrypted in the store, so several
-    #: processes and hosts share them. Without it they live in ``key_file``.
-    master_key: SecretStr | None = None
-    #: Key file (created with mode 0600) used when no master key is set.
-    key_file: str = Field("jwtwarden.keys", max_length=4096)
-    #: argon2id time cost (passes). Defaults follow RFC 9106's second
-    #: recommended option (t=3, m=64 MiB, p=4).
-    argon2_time_cost: int = Field(3, ge=1, le=20)
-    #: argon2id memory cost in KiB.
-    argon2_memory_cost: int = Field(65_536, ge=8, le=4_194_304)
-    #: argon2id lanes.
-    argon2_parallelism: int = Field(4, ge=1, le=64)
-    #: How often expired state is purged, as a side effect of normal traffic.
-    purge_interval: int = Field(60, ge=1, le=86_400)
+    store: str = Field(
+        "sqlite:///./jwtwarden.db",
+        max_length=2048,
+        description="Store URL: memory://, sqlite:///path, postgresql://…, redis://….",
+    )
+    issuer: str | None = Field(
+        None,
+        max_length=2048,
+        description="iss of every token; defaults to the server's base URL.",
+    )
+    audience: str = Field(
+        "jwtwarden", min_length=1, max_length=256, description="aud of access tokens."
+    )
+    algorithm: Literal["EdDSA", "ES256", "RS256", "HS256"] = Field(
+        "EdDSA",
+        description=(
+            "Signing algorithm of new keys: EdDSA (Ed25519), ES256, RS256, or HS256 (a "
+            "shared secret: single-process setups only, not published in JWKS)."
+        ),
+    )
+    access_ttl: int = Field(300, ge=1, le=86_400, description="Access token lifetime.")
+    session_ttl: int = Field(
+        2_592_000,
+        ge=60,
+        le=31_622_400,
+        description="Absolute session lifetime: refreshing never extends a session past it.",
+    )
+    session_idle_ttl: int = Field(
+        1_209_600, ge=60, le=31_622_400, description="A session unused this long ends."
+    )
+    refresh_grace: int = Field(
+        10,
+        ge=0,
+        le=300,
+        description=(
+            "Seconds after a rotation during which the parent refresh token yields the "
+            "same child again instead of counting as reuse; 0 is strict."
+        ),
+    )
+    reuse_revokes: Literal["session", "user"] = Field(
+        "session", description="On reuse, revoke the session or every session of the user."
+    )
+    leeway: int = Field(0, ge=0, le=300, description="Clock leeway when checking exp/iat.")
+    insecure_cookies: bool = Field(
+        False, description="Drop Secure on cookies: plain-HTTP localhost development only."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Failed logins per (username, client IP) within the window before 429.",
+    )
+    login_window: int = Field(
+        900, ge=1, le=86_400, description="The window for counting failed logins."
+    )
+    trusted_proxies: str = Field(
+        "",
+        max_length=4096,
+        description="Comma-separated proxies whose X-Forwarded-For is believed.",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Master secret (from the environment) under which signing keys and the "
+            "refresh-token MAC secret are stored encrypted in the store, so several "
+            "processes and hosts share them. Without it they live in key_file."
+        ),
+    )
+    key_file: str = Field(
+        "jwtwarden.keys",
+        max_length=4096,
+        description="Key file (created with mode 0600) used when no master key is set.",
+    )
+    argon2_time_cost: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description=(
+            "argon2id time cost (passes). Defaults follow RFC 9106's second recommended "
+            "option (t=3, m=64 MiB, p=4)."
+        ),
+    )
+    argon2_memory_cost: int = Field(
+        65_536, ge=8, le=4_194_304, description="argon2id memory cost in KiB."
+    )
+    argon2_parallelism: int = Field(4, ge=1, le=64, description="argon2id lanes.")
+    purge_interval: int = Field(
+        60,
+        ge=1,
+        le=86_400,
+        description="How often expired state is purged, as a side effect of normal traffic.",
+    )
 
     def to_policy(self) -> Policy:
         """The frozen rules the service and core run on."""

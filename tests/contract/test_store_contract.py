@@ -25,14 +25,28 @@ IDLE = 1000.0
 
 
 def a_user(name: str = "alice", **kw: object) -> User:
-    return User(sub=secrets.token_hex(8), username=name, password_hash="$argon2id$x",
-                roles=("user",), created_at=T, **kw)  # type: ignore[arg-type]
+    return User(
+        sub=secrets.token_hex(8),
+        username=name,
+        password_hash="$argon2id$x",
+        roles=("user",),
+        created_at=T,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def a_session(sub: str, **kw: object) -> Session:
-    fields: dict[str, object] = dict(sid=secrets.token_urlsafe(16), sub=sub, generation=0,
-                                     salt=secrets.token_bytes(16), auth_time=T, expires_at=T + 5000,
-                                     last_used_at=T, ip="127.0.0.1", user_agent="ua")
+    fields: dict[str, object] = dict(
+        sid=secrets.token_urlsafe(16),
+        sub=sub,
+        generation=0,
+        salt=secrets.token_bytes(16),
+        auth_time=T,
+        expires_at=T + 5000,
+        last_used_at=T,
+        ip="127.0.0.1",
+        user_agent="ua",
+    )
     fields.update(kw)
     return Session(**fields)  # type: ignore[arg-type]
 

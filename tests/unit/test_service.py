@@ -56,12 +56,30 @@ async def test_login_is_case_insensitive_on_the_username(service: TokenService) 
 
 @pytest.mark.parametrize(
     "username,password,roles",
-    [("", PASSWORD, ()), ("x" * 151, PASSWORD, ()), (" alice", PASSWORD, ()),
-     ("al\nice", PASSWORD, ()), ("alice", "short", ()), ("alice", "p" * 1025, ()),
-     ("alice", PASSWORD, ("bad role",)), ("alice", PASSWORD, "admin"),
-     ("alice", PASSWORD, tuple(f"r{i}" for i in range(33))), (None, PASSWORD, ())],
-    ids=["empty", "long", "space", "control", "short-pw", "long-pw", "bad-role", "roles-str",
-         "too-many-roles", "none"],
+    [
+        ("", PASSWORD, ()),
+        ("x" * 151, PASSWORD, ()),
+        (" alice", PASSWORD, ()),
+        ("al\nice", PASSWORD, ()),
+        ("alice", "short", ()),
+        ("alice", "p" * 1025, ()),
+        ("alice", PASSWORD, ("bad role",)),
+        ("alice", PASSWORD, "admin"),
+        ("alice", PASSWORD, tuple(f"r{i}" for i in range(33))),
+        (None, PASSWORD, ()),
+    ],
+    ids=[
+        "empty",
+        "long",
+        "space",
+        "control",
+        "short-pw",
+        "long-pw",
+        "bad-role",
+        "roles-str",
+        "too-many-roles",
+        "none",
+    ],
 )
 async def test_bad_user_input_is_refused(
     service: TokenService, username: object, password: str, roles: object
@@ -77,8 +95,10 @@ async def test_duplicate_username_is_a_conflict(service: TokenService) -> None:
         await service.create_user("ALICE", PASSWORD)
 
 
-@pytest.mark.parametrize("username,password", [(None, "x"), ("alice", None), ("a" * 10_000, "x"),
-                                               ("alice", "p" * 100_000)])
+@pytest.mark.parametrize(
+    "username,password",
+    [(None, "x"), ("alice", None), ("a" * 10_000, "x"), ("alice", "p" * 100_000)],
+)
 async def test_hostile_login_input_is_refused_without_crashing(
     service: TokenService, username: object, password: object
 ) -> None:
@@ -101,15 +121,26 @@ async def test_events_and_logs_never_contain_a_token_or_password(
     with pytest.raises(InvalidGrantError):
         await service.login("alice", "not the password")
     text = caplog.text + repr(events)
-    for secret in (pair.access_token, pair.refresh_token, child.refresh_token, child.access_token,
-                   PASSWORD, "not the password"):
+    for secret in (
+        pair.access_token,
+        pair.refresh_token,
+        child.refresh_token,
+        child.access_token,
+        PASSWORD,
+        "not the password",
+    ):
         assert secret not in text
         assert secret.split(".")[-1] not in text
     reuse = [r for r in caplog.records if "reuse_detected" in r.getMessage()]
     assert len(reuse) == 1 and reuse[0].levelno == logging.WARNING
     assert "\n" not in reuse[0].getMessage() or "FAKE" not in reuse[0].getMessage().split("\n")[1]
-    assert {e.kind for e in events} >= {"user_created", "login", "refresh", "reuse_detected",
-                                        "login_failed"}
+    assert {e.kind for e in events} >= {
+        "user_created",
+        "login",
+        "refresh",
+        "reuse_detected",
+        "login_failed",
+    }
 
 
 async def test_a_failing_event_callback_does_not_break_the_operation(
@@ -223,8 +254,13 @@ async def test_verifier_checks_revocations_offline_from_a_snapshot(
 
     view = RevocationView()
     view.load(await service.revocation_snapshot())
-    verifier = Verifier(issuer=service.policy.issuer, audience=service.policy.audience,
-                        keys=service.jwks(), view=view, clock=clock)
+    verifier = Verifier(
+        issuer=service.policy.issuer,
+        audience=service.policy.audience,
+        keys=service.jwks(),
+        view=view,
+        clock=clock,
+    )
     assert verifier.verify(live.access_token).sub == user.sub
     with pytest.raises(TokenDeniedError):
         verifier.verify(denied.access_token)

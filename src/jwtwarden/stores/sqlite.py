@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +58,10 @@ class SqliteStore:
 
     def _connect(self, busy_timeout: float) -> sqlite3.Connection:
         if self.path != ":memory:":
+            # The file holds password hashes: create it private (SQLite gives
+            # its -wal and -shm files the same mode).
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
