@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Event", "EventSink"]
@@ -45,11 +46,9 @@ class EventSink:
         self._callback = callback
 
     def emit(self, event: Event) -> None:
-        fields = {k: v for k, v in asdict(event).items() if v not in (None, {})}
         level = logging.WARNING if event.kind in _WARNINGS else logging.INFO
-        text = " ".join(f"{k}={_quote(v)}" for k, v in fields.items() if k != "detail")
-        extras = " ".join(f"{k}={_quote(v)}" for k, v in event.detail.items())
-        logger.log(level, "%s %s", text, extras, extra={"event": fields})
+        if logger.isEnabledFor(level):
+            logger.log(level, "%s", _Line(event), extra={"event": _fields(event)})
         if self._callback is not None:
             try:
                 self._callback(event)
@@ -57,10 +56,29 @@ class EventSink:
                 logger.exception("on_event callback failed for %s", event.kind)
 
 
+class _Line:
+    """``key=value`` text of an event, built only if a handler formats it."""
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+
+    def __str__(self) -> str:
+        fields = _fields(self.event)
+        detail = fields.pop("detail", {})
+        pairs = [*fields.items(), *detail.items()]
+        return " ".join(f"{k}={_quote(v)}" for k, v in pairs)
+
+
+def _fields(event: Event) -> dict[str, Any]:
+    names = ("kind", "at", "sub", "sid", "ip", "user_agent", "detail")
+    return {n: getattr(event, n) for n in names if getattr(event, n) not in (None, {})}
+
+
+#: Printable ASCII but space, quote and equals: safe to log unquoted.
+_BARE = re.compile(r"[!#-<>-~]+")
+
+
 def _quote(value: object) -> str:
-    # JSON-quote anything with spaces, quotes or control characters, so a
-    # hostile user agent cannot forge a log line.
+    # JSON-quote anything else, so a hostile user agent cannot forge a line.
     text = str(value)
-    if not text or any(not c.isprintable() or c.isspace() or c in '"=' for c in text):
-        return json.dumps(text)
-    return text
+    return text if _BARE.fullmatch(text) else json.dumps(text)
