@@ -64,8 +64,13 @@ async def service_on(url: str, tmp: Path, argon2: dict[str, int]) -> TokenServic
     store = open_store(url)
     source = EphemeralKeySource() if url == "memory://" else FileKeySource(tmp / "keys")
     policy = Policy(access_ttl=300)
-    svc = TokenService(store, KeyManager(source, "EdDSA", 300), policy,
-                       passwords=Passwords(**argon2), clock=SystemClock())
+    svc = TokenService(
+        store,
+        KeyManager(source, "EdDSA", 300),
+        policy,
+        passwords=Passwords(**argon2),
+        clock=SystemClock(),
+    )
     await svc.start()
     return svc
 
@@ -80,65 +85,72 @@ async def bench_verify(tmp: Path) -> dict[str, float]:
         view.deny_jti(secrets.token_urlsafe(16), far)
     for i in range(10_000):
         view.set_user(f"user-{i}", UserRevocation(time.time()), far)
-    verifier = Verifier(issuer=svc.policy.issuer, audience=svc.policy.audience,
-                        keys=svc.jwks(), view=view)
+    verifier = Verifier(
+        issuer=svc.policy.issuer, audience=svc.policy.audience, keys=svc.jwks(), view=view
+    )
     key = svc.keys.signing_key()
     token, issuer, audience = pair.access_token, svc.policy.issuer, svc.policy.audience
 
     def bare() -> object:
-        return jwt.decode(token, key.public, algorithms=["EdDSA"], audience=audience,
-                          issuer=issuer)
+        return jwt.decode(token, key.public, algorithms=["EdDSA"], audience=audience, issuer=issuer)
 
     assert verifier.verify(token).sub == bare()["sub"]  # type: ignore[index]
     n = 3000
     base = per_second(bare, n)
     ours = per_second(lambda: verifier.verify(token), n)
     await svc.close()
-    return {"verify_bare_pyjwt_per_s": base, "verify_jwtwarden_per_s": ours,
-            "verify_ratio": ours / base, "view_entries": float(len(view))}
+    return {
+        "verify_bare_pyjwt_per_s": base,
+        "verify_jwtwarden_per_s": ours,
+        "verify_ratio": ours / base,
+        "view_entries": float(len(view)),
+    }
 
 
 async def bench_refresh(tmp: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     for kind, url in (("memory", "memory://"), ("sqlite", f"sqlite:///{tmp / 'bench.db'}")):
-        svc = await service_on(url, tmp, CHEAP_TEST_ARGON2)
-        await svc.create_user("alice", "correct horse")
-        pair = await svc.login("alice", "correct horse")
-        state = {"rt": pair.refresh_token}
-
-        async def rotate() -> None:
-            state["rt"] = (await svc.refresh(state["rt"])).refresh_token
-
-        key = svc.keys.signing_key()
-        claims = {"sub": "x", "exp": int(time.time()) + 300}
-        if kind == "memory":
-            async def floor() -> None:
-                jwt.encode(claims, key.private, algorithm="EdDSA")
-        else:
-            conn = sqlite3.connect(tmp / "floor.db", isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS s (sid TEXT PRIMARY KEY, g INTEGER)")
-            conn.execute("INSERT OR REPLACE INTO s VALUES ('a', 0)")
-
-            async def floor() -> None:
-                jwt.encode(claims, key.private, algorithm="EdDSA")
-                conn.execute("UPDATE s SET g = g + 1 WHERE sid = 'a' RETURNING g").fetchone()
-
-        n = 1000
-        base = await aper_second(floor, n)
-        ours = await aper_second(rotate, n)
+        ours, base = await _refresh_rates(kind, url, tmp)
         out[f"refresh_{kind}_per_s"] = ours
         out[f"refresh_{kind}_floor_per_s"] = base
         out[f"refresh_{kind}_ratio_to_floor"] = ours / base
-        await svc.close()
     return out
+
+
+async def _refresh_rates(kind: str, url: str, tmp: Path) -> tuple[float, float]:
+    svc = await service_on(url, tmp, CHEAP_TEST_ARGON2)
+    await svc.create_user("alice", "correct horse")
+    state = {"rt": (await svc.login("alice", "correct horse")).refresh_token}
+
+    async def rotate() -> None:
+        state["rt"] = (await svc.refresh(state["rt"])).refresh_token
+
+    key = svc.keys.signing_key()
+    claims = {"sub": "x", "exp": int(time.time()) + 300}
+    conn = sqlite3.connect(tmp / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS s (sid TEXT PRIMARY KEY, g INTEGER)")
+    conn.execute("INSERT OR REPLACE INTO s VALUES ('a', 0)")
+
+    async def floor() -> None:
+        jwt.encode(claims, key.private, algorithm="EdDSA")
+        if kind == "sqlite":
+            conn.execute("UPDATE s SET g = g + 1 WHERE sid = 'a' RETURNING g").fetchone()
+
+    base = await aper_second(floor, 1000)
+    ours = await aper_second(rotate, 1000)
+    conn.close()
+    await svc.close()
+    return ours, base
 
 
 async def bench_login(tmp: Path) -> dict[str, float]:
     out: dict[str, float] = {}
-    for name, params, n, rounds in (("default", DEFAULT_ARGON2, 10, 3),
-                                    ("cheap_test", CHEAP_TEST_ARGON2, 300, ROUNDS)):
+    for name, params, n, rounds in (
+        ("default", DEFAULT_ARGON2, 10, 3),
+        ("cheap_test", CHEAP_TEST_ARGON2, 300, ROUNDS),
+    ):
         svc = await service_on("memory://", tmp, params)
         await svc.create_user("alice", "correct horse")
         hasher = PasswordHasher(**params)

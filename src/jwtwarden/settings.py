@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     store: str = Field(
         "sqlite:///./jwtwarden.db",
         max_length=2048,
-        description="Store URL: memory://, sqlite:///path, postgresql://…, redis://….",
+        description="Store URL: memory:// (tests) or sqlite:///path (the embedded default).",
     )
     issuer: str | None = Field(
         None,
