@@ -19,6 +19,8 @@ from jwtwarden.core.users import User
 from jwtwarden.errors import StoreConflictError
 from jwtwarden.stores import Store
 
+pytestmark = pytest.mark.store
+
 T = 1_800_000_000.0
 H = 300.0  # revocation horizon
 IDLE = 1000.0
