@@ -13,6 +13,7 @@ library users raise and catch the same classes.
     ├── InvalidGrantError          invalid_grant: unknown, forged, expired or spent RT
     │   ├── RefreshTokenReusedError  invalid_grant on the wire; the session is revoked
     │   └── InvalidCredentialsError  wrong username or password, or a banned user
+    ├── InvalidClientError         invalid_client: unknown resource server, bad secret
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
     │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims)
@@ -27,6 +28,7 @@ library users raise and catch the same classes.
 from __future__ import annotations
 
 __all__ = [
+    "InvalidClientError",
     "InvalidCredentialsError",
     "BadSignatureError",
     "ClaimsError",
@@ -102,6 +104,13 @@ class RefreshTokenReusedError(InvalidGrantError):
         super().__init__(detail=f"refresh token reuse: sid={sid} sub={sub}")
         self.sid = sid
         self.sub = sub
+
+
+class InvalidClientError(JwtWardenError):
+    """Client authentication failed (RFC 6749 §5.2 ``invalid_client``)."""
+
+    code = "invalid_client"
+    default_description = "Client authentication failed."
 
 
 class InvalidTokenError(JwtWardenError):

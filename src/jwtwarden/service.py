@@ -20,18 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import Clock, SystemClock
+from .core.clients import Client, hash_client_secret, is_client_secret
 from .core.policy import Policy
 from .core.revocation import revocation_cause
 from .core.rotation import GraceReplay, Rejected, Reused, Rotated, decide_rotation
 from .core.sessions import Session
-from .core.users import User
+from .core.throttle import retry_after, throttle_keys
+from .core.users import User, normalize_username
 from .core.view import RevocationSnapshot
 from .errors import (
+    InvalidClientError,
     InvalidCredentialsError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    RateLimitedError,
     RefreshTokenReusedError,
     StoreConflictError,
     UnknownKeyError,
@@ -56,6 +60,9 @@ __all__ = ["TokenPair", "TokenService"]
 MAX_USERNAME_LENGTH = 150
 MAX_ROLES = 32
 _ROLE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+#: Compared against when a client id is unknown, so both paths do the same work.
+_NO_CLIENT_HASH = hash_client_secret(secrets.token_urlsafe(32))
 _MAX_USER_AGENT = 512
 _MAX_IP = 64
 #: How long an unknown ``kid`` waits before it may trigger another key reload.
@@ -171,35 +178,35 @@ class TokenService:
     ) -> TokenPair:
         """Check credentials and start a session.
 
-        Raises InvalidCredentialsError (``invalid_grant``) for a wrong password, an
-        unknown user (same answer, same time) or a banned user.
+        Raises InvalidCredentialsError (``invalid_grant``) for a wrong
+        password, an unknown user (same answer, same time) or a banned user,
+        and RateLimitedError past the failed-login limits, even for the right
+        password, so a guess cannot be confirmed.
         """
         if not isinstance(username, str) or not isinstance(password, str):
             raise InvalidRequestError("username and password are required.")
-        if len(username) > MAX_USERNAME_LENGTH * 4 or len(password) > MAX_PASSWORD_LENGTH:
-            user = None
-        else:
-            user = await self.store.find_user(username)
-        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
-        ok = await self.passwords.verify(user.password_hash if user else None, password)
         now = self.clock.now()
-        if user is None or not ok:
-            self._emit(
-                "login_failed",
-                now,
-                sub=user.sub if user else None,
-                ip=ip,
-                user_agent=user_agent,
-                reason="bad_password" if user else "unknown_user",
-            )
+        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        throttle = throttle_keys(normalize_username(username[: MAX_USERNAME_LENGTH * 4]), ip)
+        keys = [key for key, _ in throttle]
+        since = now - self.policy.login_window
+        counts = await self.store.login_failures(keys, since)
+        limits = [self.policy.login_limits[which] for _, which in throttle]
+        wait = retry_after(counts, limits, now=now, policy=self.policy)
+        if wait is not None:
+            self._emit("login_throttled", now, ip=ip, user_agent=user_agent, retry_after=wait)
+            raise RateLimitedError(wait)
+        user = await self._check_password(username, password)
+        if user is None:
+            await self.store.record_login_failure(keys, now, since)
+            self._emit("login_failed", now, ip=ip, user_agent=user_agent)
             raise InvalidCredentialsError()
+        await self.store.clear_login_failures(keys[0])
         if user.revocation.is_banned(now):
             self._emit(
                 "login_failed", now, sub=user.sub, ip=ip, user_agent=user_agent, reason="banned"
             )
             raise InvalidCredentialsError("This account is suspended.")
-        if self.passwords.needs_rehash(user.password_hash):
-            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
         session = Session(
             sid=new_sid(),
             sub=user.sub,
@@ -216,6 +223,18 @@ class TokenService:
         self._emit("login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent)
         await self._housekeeping(now)
         return self._issue(session, user, session.generation, now)
+
+    async def _check_password(self, username: str, password: str) -> User | None:
+        """The user if the password is theirs. An unknown user burns the same
+        argon2 time; a hash made with weaker parameters is upgraded."""
+        too_long = len(username) > MAX_USERNAME_LENGTH * 4 or len(password) > MAX_PASSWORD_LENGTH
+        user = None if too_long else await self.store.find_user(username)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            return None
+        if self.passwords.needs_rehash(user.password_hash):
+            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
+        return user
 
     async def refresh(
         self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
@@ -447,9 +466,9 @@ class TokenService:
         """Check the current password, set the new one, and end every session
         but ``keep_sid``. Raises InvalidCredentialsError for a wrong current password."""
         user = await self.get_user(sub)
-        if not isinstance(current_password, str) or not await self.passwords.verify(
-            user.password_hash, current_password
-        ):
+        if not isinstance(current_password, str) or len(current_password) > MAX_PASSWORD_LENGTH:
+            raise InvalidCredentialsError("The current password is wrong.")
+        if not await self.passwords.verify(user.password_hash, current_password):
             raise InvalidCredentialsError("The current password is wrong.")
         await self.set_password(sub, new_password, keep_sid=keep_sid)
 
@@ -479,6 +498,73 @@ class TokenService:
             raise NotFoundError("No such session.")
         return found[0]
 
+    # resource-server clients and introspection
+
+    async def create_client(self, name: str) -> tuple[Client, str]:
+        """New resource-server credentials; the secret is returned once and
+        only its hash is stored."""
+        if not isinstance(name, str) or not _CLIENT_NAME.fullmatch(name):
+            raise InvalidRequestError("A client name is 1-100 letters, digits and _.:- characters.")
+        secret = secrets.token_urlsafe(32)
+        client = Client(
+            "rs_" + secrets.token_urlsafe(12), name, hash_client_secret(secret), self.clock.now()
+        )
+        try:
+            await self.store.create_client(client)
+        except StoreConflictError as exc:
+            raise StoreConflictError("That client name is taken.") from exc
+        return client, secret
+
+    async def authenticate_client(self, client_id: str, secret: str) -> Client:
+        """The client whose credentials these are; InvalidClientError
+        otherwise, after the same work either way."""
+        shaped = isinstance(client_id, str) and len(client_id) <= 64 and isinstance(secret, str)
+        client = await self.store.get_client(client_id) if shaped else None
+        ok = is_client_secret(
+            secret if isinstance(secret, str) else "",
+            client.secret_hash if client else _NO_CLIENT_HASH,
+        )
+        if client is None or not ok:
+            raise InvalidClientError()
+        return client
+
+    async def introspect(self, token: str, token_type_hint: str | None = None) -> dict[str, Any]:
+        """RFC 7662: ``{"active": false}`` for anything unusable, else the
+        claims. Introspecting a refresh token never counts as using it."""
+        if token_type_hint != "refresh_token":
+            try:
+                return _introspected(await self.verify(token))
+            except InvalidTokenError:
+                pass
+        presented = parse_refresh_token(token)
+        found = None if presented is None else await self.store.get_session(presented.sid)
+        if presented is None or found is None:
+            return {"active": False}
+        session, user = found
+        now = self.clock.now()
+        genuine = is_genuine(self.keys.ring.mac_secret, presented, session.salt)
+        decision = decide_rotation(
+            session,
+            user.revocation,
+            presented.generation,
+            genuine=genuine,
+            now=now,
+            policy=self.policy,
+        )
+        if not isinstance(decision, Rotated):
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "sub": session.sub,
+            "sid": session.sid,
+            "client_id": session.client_id,
+            "exp": math.floor(session.expires_at),
+            "iat": session.rotated_at or session.auth_time,
+            "auth_time": session.auth_time,
+            "iss": self.policy.issuer,
+        }
+
     # keys and housekeeping
 
     def jwks(self) -> dict[str, Any]:
@@ -501,9 +587,7 @@ class TokenService:
         every ``purge_interval`` during normal traffic."""
         now = self.clock.now()
         self._next_purge = now + self.policy.purge_interval
-        count = await self.store.purge_expired(
-            now, self.policy.idle_ttl, self.policy.revocation_horizon
-        )
+        count = await self.store.purge_expired(now, self.policy)
         return count + await self.keys.drop_expired(now)
 
     async def _housekeeping(self, now: float) -> None:
@@ -524,6 +608,10 @@ class TokenService:
     ) -> None:
         detail = {k: v for k, v in detail.items() if v is not None}
         self._events.emit(Event(kind, at, sub, sid, ip, user_agent, detail))
+
+
+def _introspected(claims: AccessClaims) -> dict[str, Any]:
+    return {"active": True, "token_type": "access_token", **claims.raw}
 
 
 def _validate_username(username: object) -> str:

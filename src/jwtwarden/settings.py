@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         le=10_000,
         description="Failed logins per (username, client IP) within the window before 429.",
     )
+    login_ip_max_failures: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="Failed logins per client IP (any username) within the window before 429.",
+    )
     login_window: int = Field(
         900, ge=1, le=86_400, description="The window for counting failed logins."
     )
@@ -133,4 +139,7 @@ class Settings(BaseSettings):
             reuse_revokes=self.reuse_revokes,
             leeway=float(self.leeway),
             purge_interval=float(self.purge_interval),
+            login_max_failures=self.login_max_failures,
+            login_ip_max_failures=self.login_ip_max_failures,
+            login_window=float(self.login_window),
         )

@@ -13,6 +13,8 @@ from dataclasses import replace
 
 import pytest
 
+from jwtwarden.core.clients import Client
+from jwtwarden.core.policy import Policy
 from jwtwarden.core.revocation import UserRevocation
 from jwtwarden.core.sessions import Session
 from jwtwarden.core.users import User
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.store
 T = 1_800_000_000.0
 H = 300.0  # revocation horizon
 IDLE = 1000.0
+POLICY = Policy(access_ttl=H, idle_ttl=IDLE, login_window=600.0)
 
 
 def a_user(name: str = "alice", **kw: object) -> User:
@@ -239,18 +242,18 @@ async def test_purge_deletes_dead_state_and_keeps_the_living(store: Store) -> No
     await store.deny_jti("old", T + 500)
     await store.deny_jti("new", T + 5000)
 
-    purged = await store.purge_expired(T + 1100, IDLE, H)
+    purged = await store.purge_expired(T + 1100, POLICY)
     assert purged == 5
     remaining = {s.sid for s in await store.list_sessions(user.sub)}
     assert remaining == {live.sid, revoked_recently.sid, kept.sid}
     assert (await store.revocation_snapshot(T + 1100, H)).denied == {"new": T + 5000}
-    assert await store.purge_expired(T + 1100, IDLE, H) == 0
+    assert await store.purge_expired(T + 1100, POLICY) == 0
 
 
 async def test_purge_is_batched_beyond_one_batch(store: Store) -> None:
     for i in range(2500):
         await store.deny_jti(f"j{i}", T + 1)
-    assert await store.purge_expired(T + 2, IDLE, H) == 2500
+    assert await store.purge_expired(T + 2, POLICY) == 2500
     assert len(await store.revocation_snapshot(T, H)) == 0
 
 
@@ -261,3 +264,28 @@ async def test_keyring_blob_is_a_compare_and_swap(store: Store) -> None:
     assert not await store.save_keyring(b"two", b"stale")
     assert await store.save_keyring(b"two", b"one")
     assert await store.load_keyring() == b"two"
+
+
+async def test_login_failures_slide_with_the_window(store: Store) -> None:
+    keys = ["k-user-ip", "k-ip"]
+    assert await store.login_failures(keys, T) == [(0, None), (0, None)]
+    for at in (T, T + 10, T + 20):
+        await store.record_login_failure(keys, at, at - 600)
+    await store.record_login_failure(["k-ip"], T + 30, T + 30 - 600)
+    assert await store.login_failures(keys, T - 600) == [(3, T), (4, T)]
+    assert await store.login_failures(keys, T + 5) == [(2, T + 10), (3, T + 10)]
+    await store.clear_login_failures("k-user-ip")
+    assert await store.login_failures(keys, T - 600) == [(0, None), (4, T)]
+    assert await store.purge_expired(T + 625, POLICY) == 3  # T, T+10, T+20 left the window
+    assert await store.login_failures(["k-ip"], 0) == [(1, T + 30)]
+
+
+async def test_clients(store: Store) -> None:
+    client = Client("rs_1", "orders-api", "ab" * 32, T)
+    await store.create_client(client)
+    assert await store.get_client("rs_1") == client
+    assert await store.get_client("rs_2") is None
+    with pytest.raises(StoreConflictError):
+        await store.create_client(Client("rs_2", "orders-api", "cd" * 32, T))
+    with pytest.raises(StoreConflictError):
+        await store.create_client(Client("rs_1", "other", "cd" * 32, T))

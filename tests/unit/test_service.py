@@ -268,3 +268,88 @@ async def test_verifier_checks_revocations_offline_from_a_snapshot(
         verifier.verify(ended.access_token)
     with pytest.raises(UserCutoffError):
         verifier.verify(bob.access_token)
+
+
+async def test_failed_logins_are_throttled_per_user_and_ip_even_for_the_right_password(
+    make_service: ServiceFactory, clock: FrozenClock
+) -> None:
+    from jwtwarden import RateLimitedError
+
+    svc = await make_service("sqlite", login_max_failures=5, login_window=900)
+    await svc.create_user("alice", PASSWORD)
+    for _ in range(5):
+        with pytest.raises(InvalidCredentialsError):
+            await svc.login("alice", "guess", ip="198.51.100.1")
+        clock.advance(10)
+    with pytest.raises(RateLimitedError) as info:
+        await svc.login("alice", PASSWORD, ip="198.51.100.1")  # right password, still refused
+    assert info.value.retry_after == 900 - 50
+    # The attacker cannot lock alice out from her own address.
+    await svc.login("alice", PASSWORD, ip="192.0.2.55")
+    clock.advance(info.value.retry_after)
+    await svc.login("alice", PASSWORD, ip="198.51.100.1")
+
+
+async def test_one_ip_guessing_many_usernames_is_throttled(
+    make_service: ServiceFactory, clock: FrozenClock
+) -> None:
+    from jwtwarden import RateLimitedError
+
+    svc = await make_service("memory", login_ip_max_failures=20)
+    await svc.create_user("alice", PASSWORD)
+    for i in range(20):
+        with pytest.raises(InvalidCredentialsError):
+            await svc.login(f"user{i}", "guess", ip="198.51.100.9")
+    with pytest.raises(RateLimitedError):
+        await svc.login("alice", PASSWORD, ip="198.51.100.9")
+    await svc.login("alice", PASSWORD, ip="198.51.100.10")
+
+
+async def test_a_successful_login_resets_the_user_ip_counter(
+    service: TokenService,
+) -> None:
+    await service.create_user("alice", PASSWORD)
+    for _ in range(3):
+        for _ in range(4):
+            with pytest.raises(InvalidCredentialsError):
+                await service.login("alice", "typo", ip="192.0.2.1")
+        await service.login("alice", PASSWORD, ip="192.0.2.1")
+
+
+async def test_clients_authenticate_with_their_secret_only(service: TokenService) -> None:
+    from jwtwarden.errors import InvalidClientError
+
+    client, secret = await service.create_client("orders-api")
+    assert client.client_id.startswith("rs_") and secret not in repr(client)
+    assert await service.authenticate_client(client.client_id, secret) == client
+    for cid, sec in [
+        (client.client_id, secret + "x"),
+        ("rs_unknown", secret),
+        (None, secret),
+        (client.client_id, None),
+        ("x" * 1000, secret),
+    ]:
+        with pytest.raises(InvalidClientError):
+            await service.authenticate_client(cid, sec)  # type: ignore[arg-type]
+    with pytest.raises(StoreConflictError):
+        await service.create_client("orders-api")
+    with pytest.raises(InvalidRequestError):
+        await service.create_client("bad name!")
+
+
+async def test_introspection(service: TokenService, clock: FrozenClock) -> None:
+    await service.create_user("alice", PASSWORD, roles=["admin"])
+    pair = await service.login("alice", PASSWORD)
+    at = await service.introspect(pair.access_token)
+    assert at["active"] and at["token_type"] == "access_token" and at["sub"] == pair.sub
+    assert at["roles"] == ["admin"] and at["sid"] == pair.sid
+    rt = await service.introspect(pair.refresh_token, "refresh_token")
+    assert rt["active"] and rt["token_type"] == "refresh_token" and rt["sid"] == pair.sid
+    # Introspecting is not using: the refresh token still rotates afterwards.
+    clock.advance(1)
+    child = await service.refresh(pair.refresh_token)
+    assert (await service.introspect(pair.refresh_token)) == {"active": False}
+    assert (await service.introspect(child.refresh_token))["active"]
+    await service.revoke_session(pair.sid)
+    for token in (child.access_token, child.refresh_token, "junk", ""):
+        assert await service.introspect(token) == {"active": False}

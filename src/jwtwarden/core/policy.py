@@ -25,6 +25,16 @@ class Policy:
     reuse_revokes: Literal["session", "user"] = "session"
     leeway: float = 0.0
     purge_interval: float = 60.0
+    #: Failed logins per (username, client IP) within the window before 429.
+    login_max_failures: int = 5
+    #: Failed logins per client IP within the window before 429.
+    login_ip_max_failures: int = 100
+    login_window: float = 900.0
+
+    @property
+    def login_limits(self) -> list[int]:
+        """The limits of the keys :func:`~jwtwarden.core.throttle.throttle_keys` returns."""
+        return [self.login_max_failures, self.login_ip_max_failures]
 
     @property
     def revocation_horizon(self) -> float:

@@ -13,9 +13,12 @@ blob or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..core.clients import Client
+from ..core.policy import Policy
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User
@@ -101,8 +104,30 @@ class Store(Protocol):
     async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
         """Every revocation that can still matter at ``now``."""
 
-    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
-        """Delete state that can no longer matter; return how many records."""
+    async def purge_expired(self, now: float, policy: Policy) -> int:
+        """Delete state that can no longer matter (denylist entries past their
+        ``forget_at``, sessions that are expired, idle, cut off or revoked
+        longer than ``policy.revocation_horizon`` ago, login failures at least
+        ``policy.login_window`` old); return how many records, in bounded
+        batches."""
+
+    # login throttling
+    async def login_failures(
+        self, keys: Sequence[str], since: float
+    ) -> list[tuple[int, float | None]]:
+        """Per key: how many failures after ``since``, and the oldest of them."""
+
+    async def record_login_failure(self, keys: Sequence[str], now: float, since: float) -> None:
+        """Count one failure at ``now`` under each key, dropping that key's
+        failures at or before ``since``."""
+
+    async def clear_login_failures(self, key: str) -> None: ...
+
+    # resource-server clients
+    async def create_client(self, client: Client) -> None:
+        """Add a client; StoreConflictError if the id or name is taken."""
+
+    async def get_client(self, client_id: str) -> Client | None: ...
 
     # secret material, always encrypted by the caller
     async def load_keyring(self) -> bytes | None: ...

@@ -8,8 +8,11 @@ it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
+from ..core.clients import Client
+from ..core.policy import Policy
 from ..core.revocation import NO_REVOCATION, UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
@@ -30,6 +33,8 @@ class MemoryStore:
         self._sessions: dict[str, Session] = {}
         self._denied: dict[str, float] = {}
         self._keyring: bytes | None = None
+        self._failures: dict[str, list[float]] = {}
+        self._clients: dict[str, Client] = {}
 
     async def ping(self) -> None:
         return None
@@ -169,7 +174,8 @@ class MemoryStore:
                     snapshot.users[user.sub] = (user.revocation, cutoff + horizon)
         return snapshot
 
-    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
+    async def purge_expired(self, now: float, policy: Policy) -> int:
+        idle_ttl, horizon = policy.idle_ttl, policy.revocation_horizon
         with self._lock:
             denied = [jti for jti, at in self._denied.items() if at <= now]
             for jti in denied:
@@ -179,7 +185,15 @@ class MemoryStore:
             ]
             for sid in dead:
                 del self._sessions[sid]
-        return len(denied) + len(dead)
+            since, dropped = now - policy.login_window, 0
+            for key, times in list(self._failures.items()):
+                kept = [t for t in times if t > since]
+                dropped += len(times) - len(kept)
+                if kept:
+                    self._failures[key] = kept
+                else:
+                    del self._failures[key]
+        return len(denied) + len(dead) + dropped
 
     def _is_dead(self, session: Session, now: float, idle_ttl: float, horizon: float) -> bool:
         if session.revoked_at is not None:
@@ -188,6 +202,37 @@ class MemoryStore:
             return True
         user = self._users.get(session.sub)
         return user is None or user.revocation.covers(session.auth_time, session.sid)
+
+    async def login_failures(
+        self, keys: Sequence[str], since: float
+    ) -> list[tuple[int, float | None]]:
+        with self._lock:
+            out: list[tuple[int, float | None]] = []
+            for key in keys:
+                times = [t for t in self._failures.get(key, ()) if t > since]
+                out.append((len(times), times[0] if times else None))
+            return out
+
+    async def record_login_failure(self, keys: Sequence[str], now: float, since: float) -> None:
+        with self._lock:
+            for key in keys:
+                times = [t for t in self._failures.get(key, ()) if t > since]
+                times.append(now)
+                self._failures[key] = times
+
+    async def clear_login_failures(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    async def create_client(self, client: Client) -> None:
+        with self._lock:
+            taken = {c.name for c in self._clients.values()}
+            if client.client_id in self._clients or client.name in taken:
+                raise StoreConflictError("That client name is taken.")
+            self._clients[client.client_id] = client
+
+    async def get_client(self, client_id: str) -> Client | None:
+        return self._clients.get(client_id)
 
     async def load_keyring(self) -> bytes | None:
         return self._keyring

@@ -17,12 +17,14 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..core.clients import Client
+from ..core.policy import Policy
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
@@ -243,8 +245,14 @@ class SqliteStore:
             self._execute("COMMIT")
         return snapshot
 
-    async def purge_expired(self, now: float, idle_ttl: float, horizon: float) -> int:
-        params = {"now": now, "idle": idle_ttl, "h": horizon, "n": _PURGE_BATCH}
+    async def purge_expired(self, now: float, policy: Policy) -> int:
+        params = {
+            "now": now,
+            "idle": policy.idle_ttl,
+            "h": policy.revocation_horizon,
+            "window": policy.login_window,
+            "n": _PURGE_BATCH,
+        }
         denied = await self._run(
             self._purge,
             (
@@ -266,7 +274,15 @@ class SqliteStore:
             ),
             params,
         )
-        return denied + sessions
+        failures = await self._run(
+            self._purge,
+            (
+                "DELETE FROM login_failures WHERE rowid IN "
+                "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)"
+            ),
+            params,
+        )
+        return denied + sessions + failures
 
     def _purge(self, sql: str, params: dict[str, float]) -> int:
         """Delete in bounded batches, each its own short transaction, so a
@@ -277,6 +293,47 @@ class SqliteStore:
             total += count
             if count < _PURGE_BATCH:
                 return total
+
+    # login throttling
+
+    async def login_failures(
+        self, keys: Sequence[str], since: float
+    ) -> list[tuple[int, float | None]]:
+        sql = "SELECT count(*), min(at) FROM login_failures WHERE key = ? AND at > ?"
+        return await self._run(
+            lambda: [tuple(self._execute(sql, (key, since)).fetchone()) for key in keys]
+        )
+
+    async def record_login_failure(self, keys: Sequence[str], now: float, since: float) -> None:
+        def record() -> None:
+            self._execute("BEGIN IMMEDIATE")
+            try:
+                for key in keys:
+                    self._execute(
+                        "DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, since)
+                    )
+                    self._execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now))
+            except BaseException:
+                self._execute("ROLLBACK")
+                raise
+            self._execute("COMMIT")
+
+        await self._run(record)
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._run(self._execute, "DELETE FROM login_failures WHERE key = ?", (key,))
+
+    # resource-server clients
+
+    async def create_client(self, client: Client) -> None:
+        sql = "INSERT INTO clients (client_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)"
+        params = (client.client_id, client.name, client.secret_hash, client.created_at)
+        await self._run(self._execute, sql, params)
+
+    async def get_client(self, client_id: str) -> Client | None:
+        sql = "SELECT client_id, name, secret_hash, created_at FROM clients WHERE client_id = ?"
+        row = await self._run(self._fetchone, sql, (client_id,))
+        return None if row is None else Client(*row)
 
     # secret material
 

@@ -42,3 +42,17 @@ CREATE TABLE IF NOT EXISTS denylist (
     forget_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS denylist_by_expiry ON denylist (forget_at);
+-- Failed logins, hashed keys (see core/throttle.py), kept for one window.
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,
+    at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_by_key ON login_failures (key, at);
+CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (at);
+-- Resource servers allowed to introspect tokens; secrets kept as SHA-256.
+CREATE TABLE IF NOT EXISTS clients (
+    client_id   TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
