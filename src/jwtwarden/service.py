@@ -354,6 +354,7 @@ class TokenService:
             session_revoked=facts.session_revoked,
             user=facts.user,
             now=now,
+            store_cutoff=facts.store_cutoff,
         )
         if cause is not None:
             raise revoked_error(cause)

@@ -67,3 +67,11 @@ def test_snapshot_round_trip() -> None:
     view.load(snapshot)
     assert view.snapshot() == snapshot
     assert len(view) == 3
+
+
+def test_a_store_cutoff_revokes_every_older_token_for_one_horizon() -> None:
+    view = RevocationView()
+    view.load(RevocationSnapshot(store_cutoff=(T + 10, T + 310)))
+    assert cause(view, T + 20, auth_time=T + 5) is Cause.CUTOFF
+    assert cause(view, T + 20, auth_time=T + 10) is None
+    assert cause(view, T + 310, auth_time=T + 5) is None

@@ -64,15 +64,22 @@ def revocation_cause(
     session_revoked: bool,
     user: UserRevocation,
     now: float,
+    store_cutoff: float | None = None,
 ) -> Cause | None:
     """The reason an access token with these claims is revoked, or ``None``.
 
     A ban is reported as ``BANNED`` while it lasts, for a clearer error; the
     cutoff it set stays after it is lifted, so tokens from before the ban stay
     dead.
+
+    ``store_cutoff`` is a cutoff for everyone: a store that lost its data
+    (a Redis restarted empty) cannot know which tokens were revoked, so every
+    token from before the loss is treated as revoked.
     """
     if jti_denied:
         return Cause.DENIED
+    if store_cutoff is not None and auth_time < store_cutoff:
+        return Cause.CUTOFF
     if session_revoked:
         return Cause.SESSION
     if user.covers(auth_time, sid):

@@ -31,9 +31,12 @@ class RevocationSnapshot:
     denied: dict[str, float] = field(default_factory=dict)
     sessions: dict[str, float] = field(default_factory=dict)
     users: dict[str, tuple[UserRevocation, float]] = field(default_factory=dict)
+    #: ``(cutoff_at, forget_at)`` for every user, after the store lost data.
+    store_cutoff: tuple[float, float] | None = None
 
     def __len__(self) -> int:
-        return len(self.denied) + len(self.sessions) + len(self.users)
+        everyone = 0 if self.store_cutoff is None else 1
+        return len(self.denied) + len(self.sessions) + len(self.users) + everyone
 
 
 class RevocationView:
@@ -45,6 +48,7 @@ class RevocationView:
         self._sessions: dict[str, float] = {}
         self._users: dict[str, tuple[UserRevocation, float]] = {}
         self._expiry: list[tuple[float, int, str]] = []
+        self._store_cutoff: tuple[float, float] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -61,8 +65,14 @@ class RevocationView:
             self._users[sub] = (revocation, forget_at)
             heapq.heappush(self._expiry, (forget_at, _SUB, sub))
 
+    def set_store_cutoff(self, cutoff_at: float, forget_at: float) -> None:
+        """Every token from before ``cutoff_at`` is revoked, until ``forget_at``."""
+        self._store_cutoff = (cutoff_at, forget_at)
+
     def load(self, snapshot: RevocationSnapshot) -> None:
         """Add every entry of ``snapshot``."""
+        if snapshot.store_cutoff is not None:
+            self.set_store_cutoff(*snapshot.store_cutoff)
         for jti, at in snapshot.denied.items():
             self.deny_jti(jti, at)
         for sid, at in snapshot.sessions.items():
@@ -72,7 +82,9 @@ class RevocationView:
 
     def snapshot(self) -> RevocationSnapshot:
         with self._lock:
-            return RevocationSnapshot(dict(self._denied), dict(self._sessions), dict(self._users))
+            return RevocationSnapshot(
+                dict(self._denied), dict(self._sessions), dict(self._users), self._store_cutoff
+            )
 
     def forget_expired(self, now: float) -> int:
         """Drop every entry whose ``forget_at`` has passed; return how many."""
@@ -95,6 +107,7 @@ class RevocationView:
         if self._expiry and self._expiry[0][0] <= now:
             self.forget_expired(now)
         user = self._users.get(sub)
+        everyone = self._store_cutoff
         return revocation_cause(
             sid=sid,
             auth_time=auth_time,
@@ -102,6 +115,7 @@ class RevocationView:
             session_revoked=sid in self._sessions,
             user=user[0] if user is not None else NO_REVOCATION,
             now=now,
+            store_cutoff=everyone[0] if everyone is not None and now < everyone[1] else None,
         )
 
     def _put(self, table: dict[str, float], kind: int, key: str, forget_at: float) -> None:

@@ -1,7 +1,8 @@
 """Stores: one protocol, several backends, chosen by URL.
 
 ``memory://`` (tests), ``sqlite:///path`` (the embedded default; four slashes
-for an absolute path). PostgreSQL and Redis arrive as their own backends.
+for an absolute path), ``postgresql://…`` and ``redis://…`` (the scale-out
+engines; ``pip install 'jwtwarden[postgres]'`` / ``'jwtwarden[redis]'``).
 """
 
 from __future__ import annotations

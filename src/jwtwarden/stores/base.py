@@ -34,6 +34,10 @@ class RevocationFacts:
     jti_denied: bool
     session_revoked: bool
     user: UserRevocation
+    #: Every token whose ``auth_time`` is before this is revoked: the store
+    #: lost data (a Redis that came back empty) within the last access-token
+    #: lifetime and cannot tell which tokens were denied.
+    store_cutoff: float | None = None
 
 
 class Store(Protocol):
