@@ -43,15 +43,19 @@ class EventSink:
     callback is logged and never breaks the operation that emitted it."""
 
     def __init__(self, callback: Callable[[Event], None] | None = None) -> None:
-        self._callback = callback
+        self._listeners: list[Callable[[Event], None]] = [] if callback is None else [callback]
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Also deliver every event to ``listener``."""
+        self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
         level = logging.WARNING if event.kind in _WARNINGS else logging.INFO
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _Line(event), extra={"event": _fields(event)})
-        if self._callback is not None:
+        for listener in self._listeners:
             try:
-                self._callback(event)
+                listener(event)
             except Exception:
                 logger.exception("on_event callback failed for %s", event.kind)
 

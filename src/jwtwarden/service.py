@@ -80,6 +80,8 @@ class TokenPair:
     sub: str
     sid: str
     token_type: str = "Bearer"
+    #: Seconds until the session's absolute end (the refresh token's life).
+    refresh_expires_in: int = 0
 
 
 class TokenService:
@@ -120,6 +122,10 @@ class TokenService:
         from .wiring import open_service
 
         return await open_service(cls, settings, clock=clock, on_event=on_event)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Deliver every event to ``listener`` too (the server's metrics)."""
+        self._events.subscribe(listener)
 
     async def start(self) -> None:
         """Load (or create) the signing keys; call once before use."""
@@ -332,6 +338,7 @@ class TokenService:
             expires_in=max(0, math.floor(exp - now)),
             sub=user.sub,
             sid=session.sid,
+            refresh_expires_in=max(0, math.floor(session.expires_at - now)),
         )
 
     # verification
@@ -360,18 +367,21 @@ class TokenService:
             raise revoked_error(cause)
         return claims
 
-    async def decode(self, access_token: str, now: float | None = None) -> AccessClaims:
+    async def decode(
+        self, access_token: str, now: float | None = None, *, allow_expired: bool = False
+    ) -> AccessClaims:
         """Signature and claims only; an unknown ``kid`` reloads the keys at
-        most once per few seconds, so forged kids cannot force a reload storm."""
+        most once per few seconds, so forged kids cannot force a reload storm.
+        ``allow_expired`` accepts a genuine but expired token (to log out)."""
         now = self.clock.now() if now is None else now
         try:
-            return self._decode(access_token, now)
+            return self._decode(access_token, now, allow_expired)
         except UnknownKeyError:
             if not await self.keys.reload_if_due(now, _KID_RELOAD_INTERVAL):
                 raise
-            return self._decode(access_token, now)
+            return self._decode(access_token, now, allow_expired)
 
-    def _decode(self, token: str, now: float) -> AccessClaims:
+    def _decode(self, token: str, now: float, allow_expired: bool = False) -> AccessClaims:
         return decode_access_token(
             token,
             self.keys.find,
@@ -379,6 +389,7 @@ class TokenService:
             audience=self.policy.audience,
             now=now,
             leeway=self.policy.leeway,
+            check_expiry=not allow_expired,
         )
 
     # revocation

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         max_length=4096,
         description="Comma-separated proxies whose X-Forwarded-For is believed.",
     )
+    allowed_origins: str = Field(
+        "",
+        max_length=4096,
+        description=(
+            "Comma-separated extra origins (scheme://host:port) allowed to use the browser-mode "
+            "cookie routes; the issuer's own origin always is."
+        ),
+    )
     master_key: SecretStr | None = Field(
         None,
         description=(

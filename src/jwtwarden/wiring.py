@@ -29,6 +29,25 @@ async def open_service(
     **kwargs: Any,
 ) -> TokenService:
     """A started service on the store and keys ``settings`` name."""
+    service = build_service(cls, settings, clock=clock, on_event=on_event, **kwargs)
+    try:
+        await service.start()
+    except BaseException:
+        await service.store.close()
+        raise
+    return service
+
+
+def build_service(
+    cls: type[TokenService],
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    **kwargs: Any,
+) -> TokenService:
+    """A service on the store and keys ``settings`` name, not yet started
+    (its keys load on ``start()``)."""
     store = open_store(settings.store)
     source: KeySource
     if settings.master_key is not None:
@@ -42,12 +61,4 @@ async def open_service(
     passwords = Passwords(
         settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
     )
-    service = cls(
-        store, keys, policy, passwords=passwords, clock=clock, on_event=on_event, **kwargs
-    )
-    try:
-        await service.start()
-    except BaseException:
-        await store.close()
-        raise
-    return service
+    return cls(store, keys, policy, passwords=passwords, clock=clock, on_event=on_event, **kwargs)

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import types
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from ..errors import JwtWardenError, NotFoundError
 from ..service import TokenService
 from ..settings import Settings
+from ..stores import open_store
 
 __all__ = ["cli", "main"]
 
@@ -335,6 +337,105 @@ def _cell(value: object) -> str:
     if isinstance(value, list):
         return ",".join(value) or "-"
     return str(value).replace("\n", " ")
+
+
+# server
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the store.",
+)
+@settings_options
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run the HTTP server (keys are generated on first start)."""
+    try:
+        import uvicorn
+
+        from ..server.app import app_from_environment
+    except ImportError:
+        raise click.ClickException("the server needs: pip install 'jwtwarden[server]'") from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    if settings.issuer is None:
+        settings = settings.model_copy(update={"issuer": f"http://{_url_host(host)}:{port}"})
+    if settings.insecure_cookies:
+        logging.getLogger("jwtwarden.server").warning(
+            "insecure cookies: Secure and the __Host- prefix are off; plain-HTTP localhost only"
+        )
+    # One process creates the schema and the keys before any worker starts.
+    with_service(settings, lambda s: s.store.ping())
+    click.echo(f"jwtwarden {settings.issuer}  store {settings.store}  workers {workers}")
+    click.echo(
+        "add a user: echo 'a long password' | jwtwarden users add NAME --role admin "
+        "--password-stdin"
+    )
+    _export(settings)
+    uvicorn.run(
+        "jwtwarden.server.app:app_from_environment" if workers > 1 else app_from_environment(),
+        factory=workers > 1,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _export(settings: Settings) -> None:
+    """Hand the settings to worker processes through the environment."""
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if name == "master_key":
+            continue
+        os.environ[f"JWTWARDEN_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+
+
+@cli.group()
+def clients() -> None:
+    """Resource-server credentials (for token introspection)."""
+
+
+@clients.command("add")
+@click.argument("name")
+@settings_options
+def clients_add(settings: Settings, name: str) -> None:
+    """Create credentials for resource server NAME; printed once, as JSON."""
+    client, secret = with_service(settings, lambda s: s.create_client(name))
+    click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+@cli.command("migrate")
+@settings_options
+def migrate(settings: Settings) -> None:
+    """Bring the store's schema up to date (PostgreSQL; SQLite does it itself)."""
+
+    async def action() -> int | None:
+        store = open_store(settings.store)
+        try:
+            run = getattr(store, "migrate", None)
+            return None if run is None else int(await run())
+        finally:
+            await store.close()
+
+    version = asyncio.run(action())
+    click.echo("schema is current" if version is None else f"schema version {version}")
 
 
 def main() -> None:

@@ -162,6 +162,7 @@ def decode_access_token(
     audience: str,
     now: float,
     leeway: float = 0.0,
+    check_expiry: bool = True,
 ) -> AccessClaims:
     """Verify ``token`` and return its claims.
 
@@ -181,6 +182,8 @@ def decode_access_token(
     if not genuine:
         raise BadSignatureError()
     payload = _json_object(payload_b64)
+    if not check_expiry:
+        now = min(now, _float_claim(payload, "exp") - leeway - 1e-6)
     return _check_claims(payload, issuer=issuer, audience=audience, now=now, leeway=leeway)
 
 
@@ -242,6 +245,11 @@ def _number(payload: dict[str, Any], name: str) -> float:
     if not _is_number(value):
         raise ClaimsError(f"The access token lacks a valid {name!r} claim.")
     return float(value)  # type: ignore[arg-type]
+
+
+def _float_claim(payload: dict[str, Any], name: str) -> float:
+    value = payload.get(name)
+    return float(value) if _is_number(value) else 0.0  # type: ignore[arg-type]
 
 
 def _is_number(value: object) -> bool:

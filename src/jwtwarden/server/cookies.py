@@ -1,0 +1,124 @@
+"""Browser mode: tokens in cookies, never in a response body, and CSRF.
+
+- ``__Host-jwtwarden-at`` (the access token): HttpOnly; Secure; SameSite=Lax;
+  Path=/. Scripts cannot read it, so XSS cannot steal it; ``__Host-`` forbids
+  a Domain, so a sibling subdomain can neither plant nor read it.
+- ``__Secure-jwtwarden-rt`` (the refresh token): HttpOnly; Secure;
+  SameSite=Strict; Path=/session/refresh. Sent only to the refresh route,
+  never with ordinary requests.
+- ``__Host-jwtwarden-csrf``: Secure; SameSite=Strict; Path=/, readable by the
+  page's own JavaScript, which echoes it in ``X-CSRF-Token``.
+
+CSRF: every state-changing request authenticated by cookie must carry
+``X-CSRF-Token`` equal to ``HMAC(secret, sid)`` for *its own* session, and
+an ``Origin`` (when sent) that is the server's or an allowed one. A form,
+``text/plain`` or multipart POST cannot set the header, and a cookie planted
+from a sibling subdomain cannot satisfy it: the token is checked against the
+session, not against the cookie. With ``--insecure-cookies`` (plain-HTTP
+localhost only) the prefixes and ``Secure`` are dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import InvalidRequestError
+from ..service import TokenPair
+from .errors import HttpError
+
+__all__ = ["CSRF_HEADER", "REFRESH_PATH", "Cookies"]
+
+REFRESH_PATH = "/session/refresh"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Cookies:
+    """Cookie names and flags for one server, and the CSRF rule."""
+
+    def __init__(self, *, insecure: bool, secret: Callable[[], bytes], origins: set[str]) -> None:
+        self.insecure = insecure
+        self.access = "jwtwarden-at" if insecure else "__Host-jwtwarden-at"
+        self.refresh = "jwtwarden-rt" if insecure else "__Secure-jwtwarden-rt"
+        self.csrf = "jwtwarden-csrf" if insecure else "__Host-jwtwarden-csrf"
+        self._secret = secret
+        self._origins = origins
+
+    def csrf_token(self, sid: str) -> str:
+        digest = hmac.new(self._secret(), b"csrf\x00" + sid.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def set_tokens(self, response: Response, pair: TokenPair) -> None:
+        secure = not self.insecure
+        response.set_cookie(
+            self.access,
+            pair.access_token,
+            max_age=pair.expires_in,
+            path="/",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
+        response.set_cookie(
+            self.refresh,
+            pair.refresh_token,
+            max_age=pair.refresh_expires_in,
+            path=REFRESH_PATH,
+            secure=secure,
+            httponly=True,
+            samesite="strict",
+        )
+        response.set_cookie(
+            self.csrf,
+            self.csrf_token(pair.sid),
+            max_age=pair.refresh_expires_in,
+            path="/",
+            secure=secure,
+            httponly=False,
+            samesite="strict",
+        )
+
+    def clear(self, response: Response) -> None:
+        secure = not self.insecure
+        for name, path, httponly in (
+            (self.access, "/", True),
+            (self.refresh, REFRESH_PATH, True),
+            (self.csrf, "/", False),
+        ):
+            response.delete_cookie(
+                name,
+                path=path,
+                secure=secure,
+                httponly=httponly,
+                samesite="lax" if name == self.access else "strict",
+            )
+
+    def check_csrf(self, request: Request, sid: str) -> None:
+        """Refuse (403) a state-changing cookie request without the session's
+        CSRF token or from a foreign origin."""
+        if request.method in _SAFE_METHODS:
+            return
+        self.check_origin(request)
+        presented = request.headers.get(CSRF_HEADER, "")
+        if len(presented) > 128 or not hmac.compare_digest(presented, self.csrf_token(sid)):
+            raise HttpError(403, "invalid_request", "Missing or wrong X-CSRF-Token header.")
+
+    def check_origin(self, request: Request) -> None:
+        """Refuse (403) a request a browser marks as coming from elsewhere."""
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in self._origins:
+            raise HttpError(403, "invalid_request", "Cross-origin request refused.")
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            raise HttpError(403, "invalid_request", "Cross-site request refused.")
+
+    def require_cookie(self, request: Request, name: str) -> str:
+        value = request.cookies.get(name)
+        if not value or len(value) > 8192:
+            raise InvalidRequestError("The session cookie is missing.")
+        return value

@@ -1,0 +1,112 @@
+"""The RFC endpoints: token (RFC 6749), revocation (RFC 7009),
+introspection (RFC 7662), server metadata (RFC 8414) and JWKS."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...errors import InvalidClientError, UnsupportedGrantTypeError
+from ...service import TokenPair
+from ..requests import read_form, require
+from .context import context
+
+__all__ = ["introspection", "jwks", "metadata", "revocation", "token"]
+
+_NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+GRANT_TYPES = ["password", "refresh_token"]
+
+
+async def token(request: Request) -> Response:
+    """RFC 6749 §4.3 (password) and §6 (refresh_token); §5.1 / §5.2 bodies."""
+    ctx = context(request)
+    form = await read_form(request)
+    grant = require(form, "grant_type")
+    ip, agent = ctx.client_ip(request), request.headers.get("user-agent")
+    if grant == "password":
+        pair = await ctx.service.login(
+            require(form, "username"),
+            require(form, "password"),
+            ip=ip,
+            user_agent=agent,
+            client_id=form.get("client_id") or "jwtwarden",
+        )
+    elif grant == "refresh_token":
+        pair = await ctx.service.refresh(require(form, "refresh_token"), ip=ip, user_agent=agent)
+    else:
+        raise UnsupportedGrantTypeError(f"Supported grant types: {', '.join(GRANT_TYPES)}.")
+    return JSONResponse(token_response(pair), headers=_NO_STORE)
+
+
+def token_response(pair: TokenPair) -> dict[str, object]:
+    return {
+        "access_token": pair.access_token,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+        "refresh_token": pair.refresh_token,
+    }
+
+
+async def revocation(request: Request) -> Response:
+    """RFC 7009: 200 whether or not the token was known or already revoked."""
+    ctx = context(request)
+    form = await read_form(request)
+    await ctx.service.revoke_token(require(form, "token"), form.get("token_type_hint"))
+    return Response(status_code=200, headers=_NO_STORE)
+
+
+async def introspection(request: Request) -> Response:
+    """RFC 7662, for resource servers authenticated with HTTP Basic."""
+    ctx = context(request)
+    client_id, secret = _basic_credentials(request)
+    await ctx.service.authenticate_client(client_id, secret)
+    form = await read_form(request)
+    body = await ctx.service.introspect(require(form, "token"), form.get("token_type_hint"))
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded or len(encoded) > 1024:
+        raise InvalidClientError("Authenticate with HTTP Basic client credentials.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClientError() from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise InvalidClientError()
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote(client_id), unquote(secret)
+
+
+async def metadata(request: Request) -> Response:
+    """RFC 8414 authorization server metadata."""
+    issuer = context(request).service.policy.issuer.rstrip("/")
+    return JSONResponse(
+        {
+            "issuer": context(request).service.policy.issuer,
+            "token_endpoint": f"{issuer}/token",
+            "revocation_endpoint": f"{issuer}/revoke",
+            "introspection_endpoint": f"{issuer}/introspect",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "grant_types_supported": GRANT_TYPES,
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "service_documentation": f"{issuer}/docs",
+        }
+    )
+
+
+async def jwks(request: Request) -> Response:
+    """Every public key that may still verify a live token."""
+    return JSONResponse(
+        context(request).service.jwks(), headers={"cache-control": "public, max-age=60"}
+    )

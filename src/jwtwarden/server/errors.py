@@ -1,0 +1,88 @@
+"""Exception class → HTTP status, body and headers; the only place that
+decides HTTP status for jwtwarden errors (looked up along the MRO, as
+starlette's exception handlers are).
+
+RFC endpoints (token, revocation, introspection) and everything else share
+one body shape, ``{"error": code, "error_description": text}`` (RFC 6749
+§5.2). The description is the client-safe one; log detail never leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.responses import Response
+
+from ..errors import (
+    ConfigurationError,
+    InsufficientScopeError,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidTokenError,
+    JwtWardenError,
+    NotFoundError,
+    RateLimitedError,
+    StoreConflictError,
+    StoreError,
+    UnsupportedGrantTypeError,
+)
+from ..verifier.credentials import refusal_for
+
+__all__ = ["HttpError", "error_response"]
+
+logger = logging.getLogger("jwtwarden.server")
+
+_STATUS: dict[type[JwtWardenError], int] = {
+    InvalidRequestError: 400,
+    UnsupportedGrantTypeError: 400,
+    InvalidGrantError: 400,
+    InvalidClientError: 401,
+    InvalidTokenError: 401,
+    InsufficientScopeError: 403,
+    NotFoundError: 404,
+    StoreConflictError: 409,
+    RateLimitedError: 429,
+    StoreError: 503,
+    ConfigurationError: 500,
+}
+
+
+class HttpError(JwtWardenError):
+    """A protocol-level refusal with its own status (413, 415, 405…)."""
+
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.code = code
+
+
+def error_response(error: JwtWardenError) -> Response:
+    """The response for ``error``."""
+    if isinstance(error, InvalidTokenError | InsufficientScopeError):
+        refusal = refusal_for(error)
+        return Response(refusal.body, refusal.status, refusal.headers)
+    status = error.status if isinstance(error, HttpError) else _status_of(error)
+    headers = {"cache-control": "no-store", "pragma": "no-cache"}
+    if isinstance(error, RateLimitedError):
+        headers["retry-after"] = str(error.retry_after)
+    elif isinstance(error, StoreError):
+        headers["retry-after"] = "1"
+        logger.warning("store failure: %s", error.detail or error.description)
+    elif isinstance(error, InvalidClientError):
+        headers["www-authenticate"] = 'Basic realm="jwtwarden"'
+    code = "temporarily_unavailable" if isinstance(error, StoreError) else error.code
+    description = error.description
+    if status == 500:
+        logger.error("configuration error: %s", error.detail or error.description)
+        code, description = "server_error", "The server failed."
+    body = json.dumps({"error": code, "error_description": description})
+    return Response(body, status, headers, media_type="application/json")
+
+
+def _status_of(error: JwtWardenError) -> int:
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 400

@@ -1,0 +1,137 @@
+"""The OpenAPI 3.1 document of the whole API, built from the same operation
+table that builds the routes, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from .endpoints.models import Error
+
+__all__ = ["DOCS_HTML", "Operation", "openapi_document"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says about one (path, method)."""
+
+    summary: str
+    tag: str
+    #: Form fields (name -> required) for RFC endpoints.
+    form: dict[str, bool] | None = None
+    #: JSON request body.
+    body: type[BaseModel] | None = None
+    #: ``bearer`` (header or cookie), ``basic``, ``cookie`` or ``None``.
+    auth: str | None = None
+    #: Success status and description.
+    ok: tuple[int, str] = (200, "OK")
+    #: Error statuses this operation may answer.
+    errors: tuple[int, ...] = (400,)
+    params: tuple[tuple[str, str], ...] = field(default=())
+
+
+_STATUS_TEXT = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Wrong content type",
+    429: "Too many failed logins (see Retry-After)",
+    503: "Store unavailable (see Retry-After)",
+}
+
+
+def openapi_document(operations: dict[tuple[str, str], Operation], version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": Error.model_json_schema()}
+    for (path, method), op in operations.items():
+        entry: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": f"{method}_{path}".replace("/", "_")
+            .replace("{", "")
+            .replace("}", "")
+            .replace(".", "_")
+            .replace("-", "_"),
+        }
+        params = [
+            {
+                "name": name,
+                "in": where,
+                "required": where == "path",
+                "schema": {"type": "string", "maxLength": 64},
+            }
+            for name, where in op.params
+        ]
+        if params:
+            entry["parameters"] = params
+        if op.form is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                k: {"type": "string", "maxLength": 8192} for k in op.form
+                            },
+                            "required": [k for k, required in op.form.items() if required],
+                        }
+                    }
+                },
+            }
+        if op.body is not None:
+            schemas[op.body.__name__] = op.body.model_json_schema()
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}
+                    }
+                },
+            }
+        if op.auth == "bearer":
+            entry["security"] = [{"bearer": []}, {"cookie": []}]
+        elif op.auth == "basic":
+            entry["security"] = [{"basic": []}]
+        elif op.auth == "cookie":
+            entry["security"] = [{"cookie": []}]
+        responses: dict[str, Any] = {str(op.ok[0]): {"description": op.ok[1]}}
+        for status in op.errors:
+            responses[str(status)] = {
+                "description": _STATUS_TEXT[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        entry["responses"] = responses
+        paths.setdefault(path, {})[method] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jwtwarden",
+            "version": version,
+            "description": "Login, rotating refresh tokens with reuse detection, "
+            "precise revocation.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "basic": {"type": "http", "scheme": "basic"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "__Host-jwtwarden-at"},
+            },
+        },
+    }
+
+
+DOCS_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>jwtwarden API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
