@@ -335,7 +335,7 @@ class TokenService:
             refresh_token=mint_refresh_token(
                 self.keys.ring.mac_secret, session.sid, generation, session.salt
             ),
-            expires_in=max(0, math.floor(exp - now)),
+            expires_in=max(0, min(math.ceil(exp - now), math.ceil(self.policy.access_ttl))),
             sub=user.sub,
             sid=session.sid,
             refresh_expires_in=max(0, math.floor(session.expires_at - now)),

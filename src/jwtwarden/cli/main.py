@@ -358,7 +358,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     try:
         import uvicorn
 
-        from ..server.app import app_from_environment
+        from ..server.app import LOG_FORMAT, app_from_environment
     except ImportError:
         raise click.ClickException("the server needs: pip install 'jwtwarden[server]'") from None
     logging.basicConfig(

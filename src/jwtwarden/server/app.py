@@ -39,6 +39,7 @@ logger = logging.getLogger("jwtwarden.server")
 access_log = logging.getLogger("jwtwarden.access")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 _AUTH_ERRORS = (400, 401, 403, 503)
 
 #: The whole HTTP contract: (path, method) -> endpoint and its documentation.
@@ -305,6 +306,7 @@ def create_app(
                 await purger
             if manage_service:
                 await service.close()
+            logger.info("stopped: in-flight requests finished, store closed")
 
     app = Starlette(
         routes=routes,
@@ -321,6 +323,8 @@ def app_from_environment() -> Starlette:
     """Factory for ``uvicorn --factory``: settings from ``JWTWARDEN_*``."""
     from ..wiring import build_service
 
+    if not logging.getLogger().handlers:  # a worker process spawned by uvicorn
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     settings = Settings()
     return create_app(build_service(TokenService, settings), settings, manage_service=True)
 

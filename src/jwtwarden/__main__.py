@@ -1,0 +1,5 @@
+"""``python -m jwtwarden`` is the ``jwtwarden`` command."""
+
+from .cli.main import main
+
+main()
