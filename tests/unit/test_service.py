@@ -151,7 +151,7 @@ async def test_a_failing_event_callback_does_not_break_the_operation(
     def boom(event: Event) -> None:
         raise RuntimeError("callback bug")
 
-    svc._events._callback = boom
+    svc.subscribe(boom)
     await svc.create_user("alice", PASSWORD)
     await svc.login("alice", PASSWORD)
     assert "callback failed" in caplog.text

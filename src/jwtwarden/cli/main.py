@@ -361,9 +361,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         from ..server.app import LOG_FORMAT, app_from_environment
     except ImportError:
         raise click.ClickException("the server needs: pip install 'jwtwarden[server]'") from None
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
     if settings.issuer is None:
         settings = settings.model_copy(update={"issuer": f"http://{_url_host(host)}:{port}"})
     if settings.insecure_cookies:

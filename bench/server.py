@@ -1,0 +1,177 @@
+"""HTTP benchmark: the server as one uvicorn worker, load from wrk (a second
+process) on 127.0.0.1, bounded in time. Reports requests/s and p50/p99 of
+
+  (a) a bare Starlette JSON endpoint on the same uvicorn settings: the baseline,
+  (b) GET /me with a live access token,
+  (c) the refresh grant with a fresh refresh token per request (SQLite store),
+
+with (b) and (c) as ratios to (a); medians of ROUNDS rounds.
+Run: ``python bench/server.py`` (needs ``wrk``: ``apt-get install wrk``; ~1 min).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROUNDS = 3
+SECONDS = 4
+CONNECTIONS = 32
+HERE = Path(__file__).resolve().parent
+CHEAP_TEST_ARGON2 = {
+    "JWTWARDEN_ARGON2_TIME_COST": "1",
+    "JWTWARDEN_ARGON2_MEMORY_COST": "8",
+    "JWTWARDEN_ARGON2_PARALLELISM": "1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], port: int, cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/healthz", timeout=1).status_code < 500:
+                break
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def wrk(url: str, *extra: str, script_args: tuple[str, ...] = ()) -> dict[str, float]:
+    tail = ["--", *script_args] if script_args else []
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", *extra, url, *tail],
+        capture_output=True,
+        text=True,
+        timeout=SECONDS + 30,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": _ms(lat["50"]),
+        "p99_ms": _ms(lat["99"]),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+async def fresh_refresh_tokens(workdir: Path, env: dict[str, str], n: int) -> list[str]:
+    """Log in n times through the library on the server's own SQLite file."""
+    os.environ.update(env)
+    from jwtwarden import Settings, TokenService
+
+    service = await TokenService.open(Settings())
+    tokens = [
+        (await service.login("bench", "correct horse battery")).refresh_token for _ in range(n)
+    ]
+    await service.close()
+    return tokens
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench/server.py needs wrk: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, **CHEAP_TEST_ARGON2, "JWTWARDEN_STORE": f"sqlite:///{work}/jw.db",
+               "JWTWARDEN_KEY_FILE": str(work / "jw.keys")}
+        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
+
+        port = free_port()
+        with running(
+            [*uvicorn, "--app-dir", str(HERE), "--port", str(port), "_bare_app:app"],
+            port,
+            work,
+            env,
+        ) as url:
+            bare = median([wrk(url + "/") for _ in range(ROUNDS)])
+
+        jw = [sys.executable, "-m", "jwtwarden"]
+        subprocess.run(
+            [*jw, "users", "add", "bench", "--password-stdin"],
+            cwd=work,
+            env=env,
+            input="correct horse battery\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        env_serve = {**env, "JWTWARDEN_ISSUER": f"http://127.0.0.1:{port}"}
+        with running([*jw, "serve", "--port", str(port)], port, work, env_serve) as url:
+            token = httpx.post(
+                url + "/token",
+                data={
+                    "grant_type": "password",
+                    "username": "bench",
+                    "password": "correct horse battery",
+                },
+            ).json()
+            me = median(
+                [
+                    wrk(url + "/me", "-H", f"Authorization: Bearer {token['access_token']}")
+                    for _ in range(ROUNDS)
+                ]
+            )
+            refresh_runs = []
+            for _ in range(ROUNDS):
+                tokens = asyncio.run(fresh_refresh_tokens(work, env_serve, 6000 * SECONDS))
+                (work / "rt.txt").write_text("\n".join(tokens) + "\n")
+                refresh_runs.append(
+                    wrk(url, "-s", str(HERE / "_refresh.lua"), script_args=(str(work / "rt.txt"),))
+                )
+            refresh = median(refresh_runs)
+
+    print(f"wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, medians of {ROUNDS} rounds, one uvicorn worker")
+    for name, result in (
+        ("bare starlette (a)", bare),
+        ("GET /me (b)", me),
+        ("refresh grant, sqlite (c)", refresh),
+    ):
+        print(
+            f"{name:28} {result['rps']:9,.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"p99 {result['p99_ms']:6.2f} ms  ratio {result['rps'] / bare['rps']:.3f}  "
+            f"non-2xx {result['non_2xx']:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""A Flask resource server protected by jwtwarden.
+
+``@require_token()`` puts the verified claims on ``flask.g.jwtwarden_claims``;
+``/admin/report`` also needs the ``admin`` role. Run::
+
+    JWTWARDEN_ISSUER=http://127.0.0.1:8000 flask --app examples.flask_app run --port 8001
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, g
+
+from jwtwarden import Verifier
+from jwtwarden.verifier.flask import JwtWarden, require_token
+
+warden = JwtWarden()
+
+
+def verifier_from_env() -> Verifier:
+    """Keys from the issuer's JWKS (fetched on first use, not at import)."""
+    issuer = os.environ.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
+    return Verifier(
+        issuer=issuer,
+        audience=os.environ.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
+        jwks_url=f"{issuer}/.well-known/jwks.json",
+    )
+
+
+def create_app(verifier: Verifier | None = None) -> Flask:
+    """The app factory; the verifier is passed in or built from the environment."""
+    app = Flask(__name__)
+    warden.init_app(app, verifier or verifier_from_env())
+
+    @app.get("/me")
+    @require_token()
+    def me() -> dict[str, Any]:
+        return {"sub": g.jwtwarden_claims.sub, "roles": list(g.jwtwarden_claims.roles)}
+
+    @app.get("/admin/report")
+    @require_token(roles=["admin"])
+    def report() -> dict[str, Any]:
+        return {"report": "for admins", "by": g.jwtwarden_claims.sub}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True}
+
+    return app

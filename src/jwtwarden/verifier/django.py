@@ -1,0 +1,227 @@
+"""Django and Django REST framework.
+
+The verifier is named by one setting, ``JWTWARDEN_VERIFIER``: a
+:class:`~jwtwarden.Verifier` itself, or the dotted path of one (``"myproject.
+auth.verifier"``), looked up on use so tests can override it.
+``JWTWARDEN_INSECURE_COOKIES = True`` also accepts the plain-HTTP development
+cookie.
+
+Like Django's own ``AuthenticationMiddleware`` and ``login_required``, the
+middleware only annotates and the views decide:
+
+- :class:`JwtWardenMiddleware` sets ``request.jwtwarden_claims`` to the
+  verified claims, or ``None`` when no valid token came (a public page must
+  not fail because a stale cookie rode along);
+- :func:`require_token` refuses a view with 401 ``invalid_token`` (naming the
+  precise cause) or 403 ``insufficient_scope``;
+- :class:`JwtWardenAuthentication` is the DRF authentication class, with
+  :class:`HasRoles` for roles named by the view's ``required_roles``.
+
+Django is imported here only, and DRF only when its classes are first used
+(so a Django project without DRF can use the rest); ``jwtwarden.verifier``
+never imports either.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from ..errors import (
+    ConfigurationError,
+    InsufficientScopeError,
+    InvalidTokenError,
+    JwtWardenError,
+)
+from ..tokens.access import AccessClaims
+from .credentials import refusal_for
+from .verifier import Verifier, require_roles, token_from_headers
+
+__all__ = [  # noqa: F822 - the DRF classes come from __getattr__
+    "ClaimsUser",
+    "HasRoles",
+    "JwtWardenAuthentication",
+    "JwtWardenMiddleware",
+    "get_verifier",
+    "require_token",
+]
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+_ERROR_ATTRIBUTE = "jwtwarden_error"
+
+
+def get_verifier() -> Verifier:
+    """The verifier the ``JWTWARDEN_VERIFIER`` setting names.
+
+    Raises :class:`~jwtwarden.errors.ConfigurationError` when it is unset or
+    names something else.
+    """
+    value = getattr(settings, "JWTWARDEN_VERIFIER", None)
+    verifier = import_string(value) if isinstance(value, str) else value
+    if not isinstance(verifier, Verifier):
+        raise ConfigurationError("JWTWARDEN_VERIFIER must be a Verifier or its dotted path.")
+    return verifier
+
+
+def authenticate(request: HttpRequest) -> AccessClaims:
+    """The claims of the request's token (``Bearer`` header first, then the
+    access cookie). Raises :class:`~jwtwarden.errors.InvalidTokenError`, and
+    ``ConfigurationError`` on every request while no verifier is set."""
+    verifier = get_verifier()
+    token = token_from_headers(
+        request.META.get("HTTP_AUTHORIZATION"),
+        request.META.get("HTTP_COOKIE"),
+        insecure_cookies=bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False)),
+    )
+    return verifier.verify(token)
+
+
+class JwtWardenMiddleware:
+    """Set ``request.jwtwarden_claims``: the verified claims, or ``None``.
+    The error of a rejected token is kept for :func:`require_token`."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        annotate(request)
+        return self.get_response(request)
+
+
+def annotate(request: HttpRequest) -> AccessClaims | None:
+    """Verify the request's token once, recording claims or the error."""
+    if hasattr(request, "jwtwarden_claims"):
+        return cast(AccessClaims | None, getattr(request, "jwtwarden_claims"))  # noqa: B009
+    claims: AccessClaims | None = None
+    try:
+        claims = authenticate(request)
+    except InvalidTokenError as error:
+        setattr(request, _ERROR_ATTRIBUTE, error)
+    request.jwtwarden_claims = claims  # type: ignore[attr-defined]
+    return claims
+
+
+def refusal_response(error: JwtWardenError) -> HttpResponse:
+    """The RFC 6750 refusal as a Django response."""
+    refusal = refusal_for(error)
+    return HttpResponse(refusal.body, status=refusal.status, headers=refusal.headers)
+
+
+def require_token(roles: Iterable[str] = ()) -> Callable[[View], View]:
+    """Decorate a view so it runs only for a valid token carrying every role
+    in ``roles``; otherwise answer 401 ``invalid_token`` or 403
+    ``insufficient_scope``. Works with or without the middleware."""
+    if callable(roles):
+        raise TypeError("Use @require_token() or @require_token(roles=[...]).")
+    required = tuple(roles)
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            claims = annotate(request)
+            try:
+                if claims is None:
+                    raise getattr(request, _ERROR_ATTRIBUTE, None) or InvalidTokenError()
+                require_roles(claims, required)
+            except JwtWardenError as error:
+                return refusal_response(error)
+            return view(request, *args, **kwargs)
+
+        return cast(View, wrapper)
+
+    return decorate
+
+
+class ClaimsUser:
+    """The user DRF sees for a verified token: no database row, just the
+    claims (``pk`` and ``username`` are ``sub``). Override
+    :meth:`JwtWardenAuthentication.get_user` to load a real user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    def __init__(self, claims: AccessClaims) -> None:
+        #: The verified claims.
+        self.claims = claims
+        self.pk = self.id = self.username = claims.sub
+        self.roles = claims.roles
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def _drf_classes() -> dict[str, type]:
+    """The DRF classes, built on first use so that Django users without DRF
+    can import this module."""
+    try:
+        from rest_framework import authentication, exceptions, permissions
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "The DRF classes need djangorestframework: pip install 'jwtwarden[drf]'."
+        ) from exc
+
+    class JwtWardenAuthentication(authentication.BaseAuthentication):
+        """DRF authentication: ``(user, claims)`` for a valid token, ``None``
+        when no token came (so another class or the permissions decide), and
+        ``AuthenticationFailed`` (401 with the Bearer challenge) for a bad one.
+        Override :meth:`get_user` to load a real user."""
+
+        def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
+            django_request = request._request
+            try:
+                claims = authenticate(django_request)
+            except InvalidTokenError as error:
+                if not _sent_a_token(django_request):
+                    return None
+                setattr(django_request, _ERROR_ATTRIBUTE, error)
+                raise exceptions.AuthenticationFailed(error.description, "invalid_token") from None
+            django_request.jwtwarden_claims = claims
+            return self.get_user(claims), claims
+
+        def get_user(self, claims: AccessClaims) -> Any:
+            """The user object for ``claims``; a :class:`ClaimsUser` by default."""
+            return ClaimsUser(claims)
+
+        def authenticate_header(self, request: Any) -> str:
+            error = getattr(request._request, _ERROR_ATTRIBUTE, None) or InvalidTokenError()
+            return refusal_for(error).headers["www-authenticate"]
+
+    class HasRoles(permissions.BasePermission):
+        """DRF permission: the token carries every role in the view's
+        ``required_roles``. A missing role is 403; no token at all is 401."""
+
+        message = InsufficientScopeError.default_description
+
+        def has_permission(self, request: Any, view: Any) -> bool:
+            claims = request.auth
+            if not isinstance(claims, AccessClaims):
+                return False
+            return all(role in claims.roles for role in getattr(view, "required_roles", ()))
+
+    return {"JwtWardenAuthentication": JwtWardenAuthentication, "HasRoles": HasRoles}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("JwtWardenAuthentication", "HasRoles"):
+        classes = _drf_classes()
+        globals().update(classes)
+        return classes[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sent_a_token(request: HttpRequest) -> bool:
+    try:
+        token_from_headers(
+            request.META.get("HTTP_AUTHORIZATION"),
+            request.META.get("HTTP_COOKIE"),
+            insecure_cookies=bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False)),
+        )
+    except InvalidTokenError:
+        return False
+    return True

@@ -1,0 +1,112 @@
+"""FastAPI: a security dependency that returns the verified claims.
+
+:class:`RequireToken` is a FastAPI ``SecurityBase`` (an HTTP ``bearer``
+scheme, ``bearerFormat: JWT``), so routes that depend on it show the
+padlock in OpenAPI; it also accepts the browser-mode access cookie, which
+OpenAPI's one-scheme-per-dependency model does not show::
+
+    require_user = RequireToken(verifier)
+    require_admin = RequireToken(verifier, roles=["admin"])
+
+    @app.get("/me")
+    def me(claims: AccessClaims = Security(require_user)) -> dict: ...
+
+A failure raises :class:`TokenRefused`, an ``HTTPException`` carrying the
+RFC 6750 challenge: FastAPI's default handler answers it with the right
+status and ``WWW-Authenticate``, and :func:`install_refusal_handler` makes
+the body the jwtwarden ``{"error", "error_description"}`` JSON too.
+
+FastAPI is imported here only; ``jwtwarden.verifier`` never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ..errors import JwtWardenError
+from ..tokens.access import AccessClaims
+from .asgi import read_headers
+from .credentials import Refusal, refusal_for
+from .verifier import Verifier, require_roles, token_from_headers
+
+__all__ = ["RequireToken", "TokenRefused", "install_refusal_handler", "refusal_handler"]
+
+
+class TokenRefused(HTTPException):
+    """A missing, bad or revoked token (401) or a missing role (403)."""
+
+    def __init__(self, error: JwtWardenError) -> None:
+        #: The status, challenge and JSON body to answer with.
+        self.refusal: Refusal = refusal_for(error)
+        #: The jwtwarden error behind the refusal.
+        self.error = error
+        headers = {
+            "WWW-Authenticate": self.refusal.headers["www-authenticate"],
+            "Cache-Control": "no-store",
+        }
+        super().__init__(self.refusal.status, detail=error.description, headers=headers)
+
+
+class RequireToken(SecurityBase):
+    """A dependency returning the :class:`~jwtwarden.AccessClaims` of the
+    request's token (``Bearer`` header first, then the access cookie), which
+    must carry every role in ``roles``.
+
+    Raises :class:`TokenRefused`: 401 ``invalid_token``, 403
+    ``insufficient_scope``. ``scheme_name`` and ``description`` name the
+    scheme in OpenAPI; ``insecure_cookies`` also accepts the plain-HTTP
+    development cookie.
+    """
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        roles: Iterable[str] = (),
+        *,
+        insecure_cookies: bool = False,
+        scheme_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.verifier = verifier
+        self.roles = tuple(roles)
+        self.insecure_cookies = insecure_cookies
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        # One scheme in OpenAPI whatever the roles: they are the same credentials.
+        self.scheme_name = scheme_name or "jwtwarden"
+
+    async def __call__(self, request: Request) -> AccessClaims:
+        try:
+            authorization, cookie = read_headers(request.scope)
+            token = token_from_headers(
+                authorization, cookie, insecure_cookies=self.insecure_cookies
+            )
+            claims = await self.verify(token)
+            return require_roles(claims, self.roles)
+        except JwtWardenError as error:
+            raise TokenRefused(error) from None
+
+    async def verify(self, token: str) -> AccessClaims:
+        # A JWKS refetch is network IO: off the event loop.
+        if self.verifier.needs_io(token):
+            return await run_in_threadpool(self.verifier.verify, token)
+        return self.verifier.verify(token)
+
+
+async def refusal_handler(request: Request, exc: Exception) -> Response:
+    """Answer a :class:`TokenRefused` with the jwtwarden JSON body."""
+    if not isinstance(exc, TokenRefused):  # pragma: no cover - registered for it only
+        raise exc
+    refusal = exc.refusal
+    return Response(refusal.body, status_code=refusal.status, headers=refusal.headers)
+
+
+def install_refusal_handler(app: FastAPI) -> None:
+    """Make refusals answer ``{"error", "error_description"}`` instead of
+    FastAPI's ``{"detail"}``."""
+    app.add_exception_handler(TokenRefused, refusal_handler)
