@@ -19,9 +19,27 @@ from dataclasses import dataclass, field
 
 from .revocation import NO_REVOCATION, Cause, UserRevocation, revocation_cause
 
-__all__ = ["RevocationSnapshot", "RevocationView"]
+__all__ = ["RevocationEvent", "RevocationSnapshot", "RevocationView"]
 
 _JTI, _SID, _SUB = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationEvent:
+    """One entry of the revocation feed: what changed, in store order."""
+
+    #: Opaque, increasing position in the feed; resume after it.
+    position: str
+    #: ``jti`` (a denied access token), ``sid`` (a revoked session), ``user``
+    #: (a user's cutoff or ban changed) or ``store`` (a cutoff for everyone).
+    kind: str
+    #: The jti, sid or sub; empty for ``store``.
+    key: str
+    forget_at: float
+    #: The user's whole revocation state after the change (``user`` only).
+    user: UserRevocation | None = None
+    #: The instant every older token died (``store`` only).
+    cutoff_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -33,6 +51,9 @@ class RevocationSnapshot:
     users: dict[str, tuple[UserRevocation, float]] = field(default_factory=dict)
     #: ``(cutoff_at, forget_at)`` for every user, after the store lost data.
     store_cutoff: tuple[float, float] | None = None
+    #: The feed position this snapshot includes everything up to; follow the
+    #: feed from here and nothing is missed.
+    position: str | None = None
 
     def __len__(self) -> int:
         everyone = 0 if self.store_cutoff is None else 1
@@ -79,6 +100,17 @@ class RevocationView:
             self.revoke_session(sid, at)
         for sub, (revocation, at) in snapshot.users.items():
             self.set_user(sub, revocation, at)
+
+    def apply(self, event: RevocationEvent) -> None:
+        """Apply one feed event; applying an event twice changes nothing."""
+        if event.kind == "jti":
+            self.deny_jti(event.key, event.forget_at)
+        elif event.kind == "sid":
+            self.revoke_session(event.key, event.forget_at)
+        elif event.kind == "user" and event.user is not None:
+            self.set_user(event.key, event.user, event.forget_at)
+        elif event.kind == "store" and event.cutoff_at is not None:
+            self.set_store_cutoff(event.cutoff_at, event.forget_at)
 
     def snapshot(self) -> RevocationSnapshot:
         with self._lock:

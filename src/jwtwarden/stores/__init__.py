@@ -35,6 +35,26 @@ def open_store(url: str) -> Store:
         from .sqlite import SqliteStore
 
         return SqliteStore(url[len(prefix) :])
+    if scheme in ("postgresql", "postgres"):
+        _require("psycopg", "postgres")
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
+    if scheme in ("redis", "rediss"):
+        _require("redis", "redis")
+        from .redis import RedisStore
+
+        return RedisStore(url)
     raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r}: use memory:// or sqlite:///path"
+        f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path, "
+        "postgresql://… or redis://…"
     )
+
+
+def _require(module: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigurationError(
+            f"this store needs the {module} driver: pip install 'jwtwarden[{extra}]'"
+        )

@@ -22,7 +22,7 @@ from ..core.policy import Policy
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User
-from ..core.view import RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot
 
 __all__ = ["RevocationFacts", "Store"]
 
@@ -106,7 +106,19 @@ class Store(Protocol):
         """Everything that bears on one access token, in one read."""
 
     async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
-        """Every revocation that can still matter at ``now``."""
+        """Every revocation that can still matter at ``now``, with the feed
+        position it includes everything up to."""
+
+    async def revocation_changes(
+        self, after: str | None, now: float, horizon: float, limit: int = 1000
+    ) -> list[RevocationEvent]:
+        """The revocation feed: events after position ``after`` (``None``:
+        from the oldest kept), oldest first, at most ``limit``, none that can
+        no longer matter. Every revocation write appends its event in the
+        same atomic step, and events become visible in position order, so a
+        follower that resumes from its last position misses nothing. Events
+        are kept only while they can matter (trimmed by ``purge_expired``),
+        so the feed is bounded like the view."""
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
         """Delete state that can no longer matter (denylist entries past their

@@ -16,7 +16,7 @@ from ..core.policy import Policy
 from ..core.revocation import NO_REVOCATION, UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
-from ..core.view import RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import StoreConflictError
 from .base import RevocationFacts
 
@@ -34,6 +34,9 @@ class MemoryStore:
         self._denied: dict[str, float] = {}
         self._keyring: bytes | None = None
         self._failures: dict[str, list[float]] = {}
+        #: The feed: (position, kind, key, at, forget_at or None, user state).
+        self._events: list[tuple[int, str, str, float, float | None, UserRevocation | None]] = []
+        self._position = 0
         self._clients: dict[str, Client] = {}
 
     async def ping(self) -> None:
@@ -71,6 +74,8 @@ class MemoryStore:
             if cutoff_at is not None:
                 revocation = _later_cutoff(revocation, cutoff_at, keep_sid)
             self._users[sub] = replace(user, password_hash=password_hash, revocation=revocation)
+            if cutoff_at is not None:
+                self._user_event(sub, revocation)
             return True
 
     async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
@@ -80,6 +85,7 @@ class MemoryStore:
                 return False
             revocation = _later_cutoff(user.revocation, cutoff_at, None)
             self._users[sub] = replace(user, roles=roles, revocation=revocation)
+            self._user_event(sub, revocation)
             return True
 
     async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
@@ -89,6 +95,7 @@ class MemoryStore:
                 return False
             revocation = _later_cutoff(user.revocation, cutoff_at, keep_sid)
             self._users[sub] = replace(user, revocation=revocation)
+            self._user_event(sub, revocation)
             return True
 
     async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
@@ -100,6 +107,7 @@ class MemoryStore:
                 _later_cutoff(user.revocation, cutoff_at, None), banned_until=until
             )
             self._users[sub] = replace(user, revocation=revocation)
+            self._user_event(sub, revocation)
             return True
 
     async def lift_ban(self, sub: str) -> bool:
@@ -107,7 +115,9 @@ class MemoryStore:
             user = self._users.get(sub)
             if user is None:
                 return False
-            self._users[sub] = replace(user, revocation=replace(user.revocation, banned_until=None))
+            revocation = replace(user.revocation, banned_until=None)
+            self._users[sub] = replace(user, revocation=revocation)
+            self._user_event(sub, revocation)
             return True
 
     async def create_session(self, session: Session) -> None:
@@ -141,6 +151,7 @@ class MemoryStore:
                 return None
             revoked = replace(session, revoked_at=now, revoke_reason=reason)
             self._sessions[sid] = revoked
+            self._append("sid", sid, now, None, None)
             return revoked
 
     async def list_sessions(self, sub: str) -> list[Session]:
@@ -151,6 +162,7 @@ class MemoryStore:
     async def deny_jti(self, jti: str, forget_at: float) -> None:
         with self._lock:
             self._denied[jti] = max(forget_at, self._denied.get(jti, forget_at))
+            self._append("jti", jti, forget_at, self._denied[jti], None)
 
     async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
         session = self._sessions.get(sid)
@@ -164,6 +176,7 @@ class MemoryStore:
     async def revocation_snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
         snapshot = RevocationSnapshot()
         with self._lock:
+            snapshot.position = str(self._position)
             snapshot.denied = {jti: at for jti, at in self._denied.items() if at > now}
             for session in self._sessions.values():
                 if session.revoked_at is not None and session.revoked_at + horizon > now:
@@ -174,9 +187,21 @@ class MemoryStore:
                     snapshot.users[user.sub] = (user.revocation, cutoff + horizon)
         return snapshot
 
+    async def revocation_changes(
+        self, after: str | None, now: float, horizon: float, limit: int = 1000
+    ) -> list[RevocationEvent]:
+        start = int(after) if after else 0
+        with self._lock:
+            rows = [e for e in self._events if e[0] > start]
+        events = [_event(row, horizon) for row in rows]
+        return [e for e in events if e.forget_at > now][:limit]
+
     async def purge_expired(self, now: float, policy: Policy) -> int:
         idle_ttl, horizon = policy.idle_ttl, policy.revocation_horizon
         with self._lock:
+            kept_events = [e for e in self._events if _event(e, horizon).forget_at > now]
+            stale_events = len(self._events) - len(kept_events)
+            self._events = kept_events
             denied = [jti for jti, at in self._denied.items() if at <= now]
             for jti in denied:
                 del self._denied[jti]
@@ -193,7 +218,7 @@ class MemoryStore:
                     self._failures[key] = kept
                 else:
                     del self._failures[key]
-        return len(denied) + len(dead) + dropped
+        return len(denied) + len(dead) + dropped + stale_events
 
     def _is_dead(self, session: Session, now: float, idle_ttl: float, horizon: float) -> bool:
         if session.revoked_at is not None:
@@ -234,6 +259,17 @@ class MemoryStore:
     async def get_client(self, client_id: str) -> Client | None:
         return self._clients.get(client_id)
 
+    def _user_event(self, sub: str, revocation: UserRevocation) -> None:
+        if revocation.cutoff_at is not None:
+            self._append("user", sub, revocation.cutoff_at, None, revocation)
+
+    def _append(
+        self, kind: str, key: str, at: float, forget_at: float | None, user: UserRevocation | None
+    ) -> None:
+        """Append a feed event; the caller holds the lock."""
+        self._position += 1
+        self._events.append((self._position, kind, key, at, forget_at, user))
+
     async def load_keyring(self) -> bytes | None:
         return self._keyring
 
@@ -243,6 +279,15 @@ class MemoryStore:
                 return False
             self._keyring = blob
             return True
+
+
+def _event(
+    row: tuple[int, str, str, float, float | None, UserRevocation | None], horizon: float
+) -> RevocationEvent:
+    position, kind, key, at, forget_at, user = row
+    return RevocationEvent(
+        str(position), kind, key, forget_at if forget_at is not None else at + horizon, user
+    )
 
 
 def _later_cutoff(

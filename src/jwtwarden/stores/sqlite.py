@@ -14,10 +14,11 @@ which owns the connection; the event loop never waits on the file lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -28,13 +29,13 @@ from ..core.policy import Policy
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
-from ..core.view import RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
@@ -136,26 +137,54 @@ class SqliteStore:
     ) -> bool:
         if cutoff_at is None:
             sql = "UPDATE users SET password_hash = :hash WHERE sub = :sub"
-        else:
-            sql = f"UPDATE users SET password_hash = :hash, {_LATER_CUTOFF} WHERE sub = :sub"
+            return await self._changed(sql, {"hash": password_hash, "sub": sub})
+        sql = f"UPDATE users SET password_hash = :hash, {_LATER_CUTOFF} WHERE sub = :sub"
         params = {"hash": password_hash, "sub": sub, "at": cutoff_at, "keep": keep_sid}
-        return await self._changed(sql, params)
+        return await self._run(self._user_write, sql, params)
 
     async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
         sql = f"UPDATE users SET roles = :roles, {_LATER_CUTOFF} WHERE sub = :sub"
         params = {"roles": json.dumps(list(roles)), "sub": sub, "at": cutoff_at, "keep": None}
-        return await self._changed(sql, params)
+        return await self._run(self._user_write, sql, params)
 
     async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
         sql = f"UPDATE users SET {_LATER_CUTOFF} WHERE sub = :sub"
-        return await self._changed(sql, {"sub": sub, "at": cutoff_at, "keep": keep_sid})
+        params = {"sub": sub, "at": cutoff_at, "keep": keep_sid}
+        return await self._run(self._user_write, sql, params)
 
     async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
         sql = f"UPDATE users SET banned_until = :until, {_LATER_CUTOFF} WHERE sub = :sub"
-        return await self._changed(sql, {"sub": sub, "until": until, "at": cutoff_at, "keep": None})
+        params = {"sub": sub, "until": until, "at": cutoff_at, "keep": None}
+        return await self._run(self._user_write, sql, params)
 
     async def lift_ban(self, sub: str) -> bool:
-        return await self._changed("UPDATE users SET banned_until = NULL WHERE sub = ?", (sub,))
+        sql = "UPDATE users SET banned_until = NULL WHERE sub = :sub"
+        return await self._run(self._user_write, sql, {"sub": sub})
+
+    def _user_write(self, sql: str, params: dict[str, Any]) -> bool:
+        """A change to a user's revocation state and its feed event, in one
+        transaction."""
+        with self._transaction():
+            row = self._execute(
+                f"{sql} RETURNING sub, cutoff_at, keep_sid, banned_until", params
+            ).fetchone()
+            if row is not None and row[1] is not None:
+                self._execute(
+                    "INSERT INTO revocation_events (kind, key, at, cutoff_at, keep_sid, "
+                    "banned_until) VALUES ('user', ?, ?, ?, ?, ?)",
+                    (row[0], row[1], row[1], row[2], row[3]),
+                )
+        return row is not None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._execute("ROLLBACK")
+            raise
+        self._execute("COMMIT")
 
     # sessions
 
@@ -184,11 +213,20 @@ class SqliteStore:
         return None if row is None else _session(row)
 
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
+        return await self._run(self._revoke_session, sid, now, reason)
+
+    def _revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         sql = (
             "UPDATE sessions SET revoked_at = ?, revoke_reason = ? "
             f"WHERE sid = ? AND revoked_at IS NULL RETURNING {_SESSION_COLUMNS}"
         )
-        row = await self._run(self._fetchone, sql, (now, reason, sid))
+        with self._transaction():
+            row = self._execute(sql, (now, reason, sid)).fetchone()
+            if row is not None:
+                self._execute(
+                    "INSERT INTO revocation_events (kind, key, at) VALUES ('sid', ?, ?)",
+                    (sid, now),
+                )
         return None if row is None else _session(row)
 
     async def list_sessions(self, sub: str) -> list[Session]:
@@ -198,11 +236,20 @@ class SqliteStore:
     # access-token revocations
 
     async def deny_jti(self, jti: str, forget_at: float) -> None:
+        await self._run(self._deny_jti, jti, forget_at)
+
+    def _deny_jti(self, jti: str, forget_at: float) -> None:
         sql = (
             "INSERT INTO denylist (jti, forget_at) VALUES (?, ?) "
-            "ON CONFLICT (jti) DO UPDATE SET forget_at = max(forget_at, excluded.forget_at)"
+            "ON CONFLICT (jti) DO UPDATE SET forget_at = max(forget_at, excluded.forget_at) "
+            "RETURNING forget_at"
         )
-        await self._run(self._execute, sql, (jti, forget_at))
+        with self._transaction():
+            (kept,) = self._execute(sql, (jti, forget_at)).fetchone()
+            self._execute(
+                "INSERT INTO revocation_events (kind, key, at, forget_at) VALUES ('jti', ?, ?, ?)",
+                (jti, kept, kept),
+            )
 
     async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
         sql = (
@@ -221,8 +268,12 @@ class SqliteStore:
 
     def _snapshot(self, now: float, horizon: float) -> RevocationSnapshot:
         snapshot = RevocationSnapshot()
-        self._execute("BEGIN")  # one consistent read across the three tables
+        self._execute("BEGIN")  # one consistent read: the position and the tables
         try:
+            (position,) = self._execute(
+                "SELECT coalesce(max(position), 0) FROM revocation_events"
+            ).fetchone()
+            snapshot.position = str(position)
             rows = self._execute("SELECT jti, forget_at FROM denylist WHERE forget_at > ?", (now,))
             snapshot.denied = dict(rows.fetchall())
             rows = self._execute(
@@ -244,6 +295,18 @@ class SqliteStore:
         finally:
             self._execute("COMMIT")
         return snapshot
+
+    async def revocation_changes(
+        self, after: str | None, now: float, horizon: float, limit: int = 1000
+    ) -> list[RevocationEvent]:
+        sql = (
+            "SELECT position, kind, key, at, forget_at, cutoff_at, keep_sid, banned_until "
+            "FROM revocation_events WHERE position > ? ORDER BY position LIMIT ?"
+        )
+        start = int(after) if after and after.isdigit() else 0
+        rows = await self._run(self._fetchall, sql, (start, limit))
+        events = [_event(row, horizon) for row in rows]
+        return [e for e in events if e.forget_at > now]
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
         params = {
@@ -282,7 +345,16 @@ class SqliteStore:
             ),
             params,
         )
-        return denied + sessions + failures
+        events = await self._run(
+            self._purge,
+            (
+                "DELETE FROM revocation_events WHERE position IN (SELECT position FROM "
+                "revocation_events WHERE (kind = 'jti' AND forget_at <= :now) "
+                "OR (kind != 'jti' AND at <= :now - :h) LIMIT :n)"
+            ),
+            params,
+        )
+        return denied + sessions + failures + events
 
     def _purge(self, sql: str, params: dict[str, float]) -> int:
         """Delete in bounded batches, each its own short transaction, so a
@@ -372,6 +444,13 @@ def _guarded(fn: Callable[..., _T], *args: Any) -> _T:
 
 def _prefixed(alias: str, columns: str) -> str:
     return ", ".join(f"{alias}.{name.strip()}" for name in columns.split(","))
+
+
+def _event(row: Any, horizon: float) -> RevocationEvent:
+    position, kind, key, at, forget_at, cutoff_at, keep_sid, banned_until = row
+    user = UserRevocation(cutoff_at, keep_sid, banned_until) if kind == "user" else None
+    forget = forget_at if kind == "jti" else at + horizon
+    return RevocationEvent(str(position), kind, key, forget, user, at if kind == "store" else None)
 
 
 def _session_row(s: Session) -> tuple[Any, ...]:

@@ -56,3 +56,17 @@ CREATE TABLE IF NOT EXISTS clients (
     secret_hash TEXT NOT NULL,
     created_at  REAL NOT NULL
 );
+-- The revocation feed (schema 2): one row per revocation, in commit order
+-- (SQLite has one writer; AUTOINCREMENT never reuses a position). Trimmed
+-- once an event can no longer matter.
+CREATE TABLE IF NOT EXISTS revocation_events (
+    position     INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT NOT NULL,          -- jti | sid | user | store
+    key          TEXT NOT NULL,
+    at           REAL NOT NULL,          -- revoked_at / cutoff_at / forget_at (jti)
+    forget_at    REAL,                   -- jti only; others: at + horizon
+    cutoff_at    REAL,
+    keep_sid     TEXT,
+    banned_until REAL
+);
+CREATE INDEX IF NOT EXISTS revocation_events_by_time ON revocation_events (at);

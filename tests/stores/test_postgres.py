@@ -1,0 +1,253 @@
+"""What only the PostgreSQL store has: schema versions, index-only hot
+queries, batched purge, faults and recovery, and a race across processes.
+
+Each test runs in a schema of its own on the local server (see
+``servers.py``); an unreachable server skips (a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jwtwarden.core.sessions import Session
+from jwtwarden.core.users import User
+from jwtwarden.errors import ConfigurationError, StoreUnavailableError
+from jwtwarden.stores import postgres
+from jwtwarden.stores.postgres import SCHEMA_VERSION, PostgresStore
+from tests.stores.faults import silent_port
+from tests.stores.race import four_processes_make_one_lineage
+from tests.stores.servers import (
+    POSTGRES_URL,
+    closed_port,
+    postgres_admin,
+    postgres_schema,
+    schema_url,
+)
+
+pytestmark = pytest.mark.store
+
+T = 1_800_000_000.0
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    with postgres_schema() as name:
+        yield name
+
+
+@pytest.fixture
+async def store(schema: str) -> AsyncIterator[PostgresStore]:
+    s = PostgresStore(schema_url(schema, app=f"jwt-{schema}"), timeout=2.0)
+    yield s
+    await s.close()
+
+
+def admin_sql(schema: str, sql: str, params: Any = None) -> list[Any]:
+    with postgres_admin() as conn:
+        conn.execute(f"SET search_path = {schema}")
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+async def user_with_session(store: PostgresStore) -> tuple[User, Session]:
+    user = User(secrets.token_hex(8), f"u{secrets.token_hex(4)}", "$argon2id$x", (), T)
+    await store.create_user(user)
+    session = Session(secrets.token_urlsafe(16), user.sub, 0, b"s" * 16, T, T + 5000, T)
+    await store.create_session(session)
+    return user, session
+
+
+# schema versions
+
+
+async def test_a_fresh_schema_is_migrated_on_first_use(store: PostgresStore) -> None:
+    assert await store.schema_version() is None
+    await store.ping()
+    assert await store.schema_version() == SCHEMA_VERSION
+    assert await store.migrate() == SCHEMA_VERSION  # nothing pending: a no-op
+
+
+async def test_a_newer_schema_is_refused(store: PostgresStore, schema: str) -> None:
+    await store.migrate()
+    admin_sql(schema, "INSERT INTO jwtwarden_schema (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
+    fresh = PostgresStore(schema_url(schema))
+    with pytest.raises(ConfigurationError, match="newer than this jwtwarden") as err:
+        await fresh.ping()
+    assert "jwtwarden migrate" in err.value.description
+    with pytest.raises(ConfigurationError):
+        await fresh.migrate()
+    await fresh.close()
+
+
+async def test_an_older_schema_is_refused_until_migrated(schema: str) -> None:
+    admin_sql(schema, "CREATE TABLE jwtwarden_schema (version integer PRIMARY KEY)")
+    store = PostgresStore(schema_url(schema))
+    with pytest.raises(ConfigurationError, match="run `jwtwarden migrate`"):
+        await store.ping()
+    with pytest.raises(ConfigurationError):
+        await store.get_user("x")  # never auto-migrated: it is not fresh
+    assert await store.migrate() == SCHEMA_VERSION
+    await store.ping()
+    assert await store.get_user("x") is None
+    await store.close()
+
+
+async def test_without_auto_migrate_a_fresh_schema_is_refused(schema: str) -> None:
+    store = PostgresStore(schema_url(schema), auto_migrate=False)
+    with pytest.raises(ConfigurationError, match="version 0"):
+        await store.ping()
+    await store.close()
+
+
+# plans
+
+
+async def test_hot_queries_are_index_lookups_on_thousands_of_rows(
+    store: PostgresStore, schema: str
+) -> None:
+    await store.ping()
+    n = 5000
+    fill = [
+        "INSERT INTO users (sub, username, username_key, password_hash, roles, created_at, "
+        "cutoff_at) SELECT 'sub' || i, 'user' || i, 'user' || i, 'h', '{}', %(t)s, "
+        "CASE WHEN i %% 10 = 0 THEN %(t)s END FROM generate_series(1, %(n)s) i",
+        "INSERT INTO sessions (sid, sub, generation, salt, auth_time, expires_at, last_used_at, "
+        "client_id, revoked_at) SELECT 'sid' || i, 'sub' || (i %% %(n)s + 1), 0, '\\x00', "
+        "%(t)s, %(t)s + 5000, %(t)s, 'jwtwarden', CASE WHEN i %% 10 = 0 THEN %(t)s END "
+        "FROM generate_series(1, 2 * %(n)s) i",
+        "INSERT INTO denylist SELECT 'jti' || i, %(t)s + i FROM generate_series(1, %(n)s) i",
+        "INSERT INTO login_failures (key, at) SELECT 'key' || (i %% 1000), %(t)s + i "
+        "FROM generate_series(1, %(n)s) i",
+    ]
+    for sql in fill:
+        admin_sql(schema, sql, {"t": T, "n": n})
+    admin_sql(schema, "ANALYZE")
+    hot = {
+        "find_user": (postgres.FIND_USER, {"key": "user42"}),
+        "get_session": (postgres.GET_SESSION, {"sid": "sid42"}),
+        "rotate": (postgres.ROTATE, {"now": T, "sid": "sid42", "gen": 0}),
+        "revocation_facts": (
+            postgres.REVOCATION_FACTS,
+            {"jti": "jti42", "now": T, "sid": "sid42", "sub": "sub42"},
+        ),
+        "login_failures": (postgres.LOGIN_FAILURES, {"keys": ["key1", "key2"], "since": T}),
+    }
+    for name, (sql, params) in hot.items():
+        plan = "\n".join(row[0] for row in admin_sql(schema, "EXPLAIN " + sql, params))
+        assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+        assert "Index" in plan, f"{name}:\n{plan}"
+
+
+# purge
+
+
+async def test_purge_deletes_in_bounded_batches(
+    store: PostgresStore, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.ping()
+    admin_sql(
+        schema,
+        "INSERT INTO denylist SELECT 'j' || i, %s FROM generate_series(1, 1050) i",
+        (T,),
+    )
+    monkeypatch.setattr(postgres, "_PURGE_BATCH", 100)
+    batches: list[int] = []
+    real = store._purge_batch
+
+    async def spy(sql: str, params: dict[str, float]) -> int:
+        count = await real(sql, params)
+        batches.append(count)
+        return count
+
+    monkeypatch.setattr(store, "_purge_batch", spy)
+    from jwtwarden.core.policy import Policy
+
+    assert await store.purge_expired(T + 1, Policy()) == 1050
+    assert max(batches) == 100 and sum(batches) == 1050
+    assert batches.count(100) == 10  # eleven denylist batches, then one empty per other kind
+
+
+# faults
+
+
+@pytest.mark.parametrize("kind", ["closed port", "silent port"])
+async def test_an_unreachable_server_raises_store_unavailable(kind: str) -> None:
+    async def check(port: int) -> None:
+        store = PostgresStore(f"postgresql://postgres@127.0.0.1:{port}/test", timeout=0.5)
+        calls = [
+            store.get_session("sid"),
+            store.rotate("sid", 0, T),
+            store.revocation_facts("sub", "sid", "jti", T),
+        ]
+        for call in calls:
+            with pytest.raises(StoreUnavailableError):
+                await asyncio.wait_for(call, 10)
+        await store.close()
+
+    if kind == "closed port":
+        await check(closed_port())
+    else:
+        with silent_port() as port:
+            await check(port)
+
+
+def terminate(app: str) -> int:
+    rows = admin_sql(
+        "public",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        (app,),
+    )
+    return len(rows)
+
+
+async def test_killed_connections_are_replaced_without_a_restart(
+    store: PostgresStore, schema: str
+) -> None:
+    user, session = await user_with_session(store)
+    await asyncio.gather(*(store.get_session(session.sid) for _ in range(4)))  # several in pool
+    assert terminate(f"jwt-{schema}") >= 1
+    await asyncio.sleep(0.2)
+    # A read meets a dead connection, weeds the pool and is retried.
+    found = await store.get_session(session.sid)
+    assert found is not None and found[0] == session
+    assert terminate(f"jwt-{schema}") >= 1
+    await asyncio.sleep(0.2)
+    # A write is not retried (its outcome is unknown): it may fail once, cleanly.
+    try:
+        await store.deny_jti("j1", T + 10)
+    except StoreUnavailableError:
+        await store.deny_jti("j1", T + 10)
+    assert (await store.revocation_facts(user.sub, session.sid, "j1", T)).jti_denied
+
+
+async def test_a_blocked_statement_times_out_and_the_store_goes_on(
+    store: PostgresStore, schema: str
+) -> None:
+    user, session = await user_with_session(store)
+    with postgres_admin() as locker:
+        locker.execute(f"SET search_path = {schema}")
+        with locker.transaction():
+            locker.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(StoreUnavailableError):
+                await store.rotate(session.sid, 0, T + 1)
+    rotated = await store.rotate(session.sid, 0, T + 1)
+    assert rotated is not None and rotated.generation == 1
+
+
+# races
+
+
+async def test_four_processes_refreshing_one_token_make_one_lineage(
+    schema: str, tmp_path: Path
+) -> None:
+    await four_processes_make_one_lineage(schema_url(schema), tmp_path)
+
+
+def test_the_default_url_is_the_local_server() -> None:
+    assert POSTGRES_URL.startswith("postgresql://")

@@ -1,0 +1,301 @@
+"""What only the Redis store has: Lua scripts that survive SCRIPT FLUSH,
+a TTL on every expirable key, hash tags, data-loss detection, the eviction
+policy check, faults and recovery, memory per session, and a race across
+processes.
+
+Each test uses a key prefix of its own on the local server (see
+``servers.py``); an unreachable server skips (a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from jwtwarden import FrozenClock, Policy, RevokedTokenError, TokenService
+from jwtwarden.core.sessions import Session
+from jwtwarden.core.users import User
+from jwtwarden.errors import ConfigurationError, StoreUnavailableError
+from jwtwarden.keysource import FileKeySource, KeyManager
+from jwtwarden.stores.redis import RedisStore
+from tests.conftest import CHEAP_TEST_PASSWORDS
+from tests.stores.faults import silent_port
+from tests.stores.race import four_processes_make_one_lineage
+from tests.stores.servers import (
+    REDIS_URL,
+    closed_port,
+    delete_prefix,
+    prefixed,
+    redis_admin,
+    redis_prefix,
+)
+
+pytestmark = pytest.mark.store
+
+T = 1_800_000_000.0
+PASSWORD = "correct horse battery"
+POLICY = Policy(access_ttl=300, idle_ttl=1000, login_window=600)
+#: Keys that describe no expirable state: accounts, names, the keyring, the epoch.
+PERMANENT = {"u", "n", "users", "e", "k", "c", "cn"}
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    with redis_prefix() as p:
+        yield p
+
+
+@pytest.fixture
+def admin() -> Iterator[redis.Redis]:
+    client = redis_admin()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+async def store(prefix: str) -> AsyncIterator[RedisStore]:
+    s = RedisStore(prefixed(prefix))
+    yield s
+    await s.close()
+
+
+async def user_with_session(store: RedisStore, now: float = T) -> tuple[User, Session]:
+    user = User(secrets.token_hex(8), f"u{secrets.token_hex(4)}", "$argon2id$x", (), now)
+    await store.create_user(user)
+    session = Session(
+        secrets.token_urlsafe(16), user.sub, 0, secrets.token_bytes(16), now, now + 5000, now
+    )
+    await store.create_session(session)
+    return user, session
+
+
+async def test_scripts_survive_a_script_flush(store: RedisStore, admin: redis.Redis) -> None:
+    _, session = await user_with_session(store)
+    assert await store.rotate(session.sid, 0, T + 1) is not None
+    admin.script_flush()  # EVALSHA now fails with NOSCRIPT; the store reloads
+    rotated = await store.rotate(session.sid, 1, T + 2)
+    assert rotated is not None and rotated.generation == 2
+
+
+async def test_every_key_of_expirable_state_has_a_ttl(
+    store: RedisStore, admin: redis.Redis, prefix: str
+) -> None:
+    user, session = await user_with_session(store)
+    _, other = await user_with_session(store)
+    await store.purge_expired(T, POLICY)  # teaches the store the idle TTL and horizon
+    _, third = await user_with_session(store)
+    await store.rotate(session.sid, 0, T + 1)
+    await store.revoke_session(other.sid, T + 2, "logout")
+    await store.deny_jti("j1", T + 300)
+    await store.set_cutoff(user.sub, T + 3, None)
+    await store.record_login_failure(["k1", "k2"], T + 4, T + 4 - 600)
+    await store.save_keyring(b"sealed", None)
+    keys = [k.decode() for k in admin.scan_iter(match=f"{prefix}:*")]
+    assert len(keys) >= 12
+    for key in keys:
+        kind = key.split(":")[1]
+        ttl = admin.pttl(key)
+        if kind in PERMANENT and not key.endswith(":s"):
+            assert ttl == -1, key
+        else:
+            assert ttl > 0, key
+    # Sessions live until their idle deadline, a revoked one one horizon.
+    assert 990_000 < admin.pttl(store._session_key(third.sid)) <= 1_000_000
+    assert 290_000 < admin.pttl(store._session_key(other.sid)) <= 300_000
+    assert 590_000 < admin.pttl(store._failures_key("k1")) <= 600_000
+
+
+async def test_keys_are_hash_tagged_so_each_atomic_step_is_one_slot(store: RedisStore) -> None:
+    user, session = await user_with_session(store)
+    assert key_slot(store._user_key(user.sub).encode()) == key_slot(
+        store._user_sessions_key(user.sub).encode()
+    )
+    assert store._session_key(session.sid).endswith("{" + session.sid + "}")
+    assert key_slot(store._session_key(session.sid).encode()) == key_slot(session.sid.encode())
+
+
+async def test_a_live_session_takes_at_most_300_bytes(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    user = User("0b7c6a36-4f0f-4a53-9d6c-3f0f9c1d2a11", "alice", "$argon2id$x", (), T)
+    await store.create_user(user)
+    session = Session(
+        secrets.token_urlsafe(16), user.sub, 0, secrets.token_bytes(16), T + 0.123456,
+        T + 2_592_000.123456, T + 0.123456, ip="203.0.113.7", user_agent="Mozilla/5.0 (X11)",
+    )  # fmt: skip
+    await store.create_session(session)
+    rotated = await store.rotate(session.sid, 0, T + 60.5)
+    assert rotated is not None
+    found = await store.get_session(session.sid)
+    assert found is not None and found[0] == rotated  # exact times through the compact form
+    used = admin.memory_usage(store._session_key(session.sid))
+    assert used is not None and used <= 300
+
+
+# data loss
+
+
+@pytest.fixture
+def empty_db() -> Iterator[str]:
+    """A whole logical database of its own, so the test may FLUSHDB it
+    without touching anyone else's keys on the shared server."""
+    admin = redis_admin()
+    base = REDIS_URL.rsplit("/", 1)[0]
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{base}/{db}")
+        if client.dbsize() == 0:
+            client.set("jwt-test-claim", "1", nx=True, ex=300)
+            if client.dbsize() == 1:
+                yield f"{base}/{db}"
+                client.flushdb()
+                client.close()
+                admin.close()
+                return
+        client.close()
+    admin.close()
+    pytest.skip("no empty logical database on the Redis server to flush")
+
+
+async def test_a_flushed_redis_revokes_every_earlier_token_for_one_lifetime(
+    empty_db: str, tmp_path: Path, clock: FrozenClock
+) -> None:
+    store = RedisStore(empty_db)
+    policy = Policy(access_ttl=300)
+    keys = KeyManager(FileKeySource(tmp_path / "keys"), "EdDSA", 300)
+    svc = TokenService(store, keys, policy, passwords=CHEAP_TEST_PASSWORDS, clock=clock)
+    await svc.start()
+    await svc.create_user("alice", PASSWORD)
+    pair = await svc.login("alice", PASSWORD)
+    denied = await svc.login("alice", PASSWORD)
+    await svc.revoke_access_token(denied.access_token)
+    await svc.verify(pair.access_token)
+    assert (await svc.revocation_snapshot()).store_cutoff is None  # fresh is not loss
+
+    clock.advance(10)
+    redis.Redis.from_url(empty_db).flushdb()  # the denylist is gone with everything else
+    lost_at = clock.advance(1)
+    for token in (pair.access_token, denied.access_token):
+        with pytest.raises(RevokedTokenError):
+            await svc.verify(token)
+    snapshot = await svc.revocation_snapshot()
+    assert snapshot.store_cutoff == (lost_at, lost_at + 300)
+    assert len(snapshot) == 1
+
+    # A new process on the wiped store sees the same cutoff.
+    other = RedisStore(empty_db)
+    facts = await other.revocation_facts(pair.sub, pair.sid, "x", lost_at + 1)
+    assert facts.store_cutoff == lost_at
+    await other.close()
+
+    # Tokens issued after the loss verify; after one lifetime the cutoff is gone.
+    await svc.create_user("alice", PASSWORD)
+    clock.advance(1)
+    fresh = await svc.login("alice", PASSWORD)
+    await svc.verify(fresh.access_token)
+    clock.advance(300)
+    assert (await svc.revocation_snapshot()).store_cutoff is None
+    await svc.close()
+
+
+# eviction policy
+
+
+@pytest.fixture
+def evicting_server(admin: redis.Redis) -> Iterator[None]:
+    before = admin.config_get("maxmemory-policy")["maxmemory-policy"]
+    admin.config_set("maxmemory-policy", "volatile-lru")
+    try:
+        yield
+    finally:
+        admin.config_set("maxmemory-policy", before)
+
+
+async def test_an_evicting_server_is_warned_about(
+    evicting_server: None, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore(prefixed(prefix))
+    with caplog.at_level(logging.WARNING, logger="jwtwarden.stores.redis"):
+        await store.ping()
+    assert any("volatile-lru" in r.getMessage() for r in caplog.records)
+    assert all(r.name == "jwtwarden.stores.redis" for r in caplog.records)
+    await store.close()
+
+
+async def test_an_evicting_server_is_refused_on_request(evicting_server: None, prefix: str) -> None:
+    store = RedisStore(prefixed(prefix) + "&require_noeviction=true")
+    with pytest.raises(ConfigurationError, match="noeviction"):
+        await store.ping()
+    await store.close()
+
+
+async def test_a_noeviction_server_is_accepted_on_request(prefix: str) -> None:
+    store = RedisStore(prefixed(prefix) + "&require_noeviction=true")
+    await store.ping()
+    await store.close()
+
+
+# faults
+
+
+@pytest.mark.parametrize("kind", ["closed port", "silent port"])
+async def test_an_unreachable_server_raises_store_unavailable(kind: str) -> None:
+    async def check(port: int) -> None:
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", timeout=0.3)
+        calls = [
+            store.get_session("sid"),
+            store.rotate("sid", 0, T),
+            store.revocation_facts("sub", "sid", "jti", T),
+        ]
+        for call in calls:
+            with pytest.raises(StoreUnavailableError):
+                await asyncio.wait_for(call, 10)
+        await store.close()
+
+    if kind == "closed port":
+        await check(closed_port())
+    else:
+        with silent_port() as port:
+            await check(port)
+
+
+def kill_clients(admin: redis.Redis, name: str) -> int:
+    ids = [c["id"] for c in admin.client_list() if c.get("name") == name]
+    for client_id in ids:
+        admin.client_kill_filter(_id=client_id)
+    return len(ids)
+
+
+async def test_killed_connections_are_replaced_without_a_restart(
+    store: RedisStore, admin: redis.Redis, prefix: str
+) -> None:
+    user, session = await user_with_session(store)
+    await asyncio.gather(*(store.get_session(session.sid) for _ in range(4)))
+    assert kill_clients(admin, f"jwtwarden:{prefix}") >= 1
+    found = await store.get_session(session.sid)
+    assert found is not None and found[0] == session
+    assert kill_clients(admin, f"jwtwarden:{prefix}") >= 1
+    await store.deny_jti("j1", T + 10)
+    assert (await store.revocation_facts(user.sub, session.sid, "j1", T)).jti_denied
+
+
+# races
+
+
+async def test_four_processes_refreshing_one_token_make_one_lineage(
+    prefix: str, tmp_path: Path
+) -> None:
+    await four_processes_make_one_lineage(prefixed(prefix), tmp_path)
+
+
+def test_the_helpers_delete_only_their_prefix(admin: redis.Redis, prefix: str) -> None:
+    admin.set(f"{prefix}:x", "1")
+    admin.set(f"{prefix}x:y", "1", ex=5)
+    assert delete_prefix(admin, prefix) == 1
+    admin.delete(f"{prefix}x:y")
