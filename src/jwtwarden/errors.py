@@ -16,7 +16,8 @@ library users raise and catch the same classes.
     ├── InvalidClientError         invalid_client: unknown resource server, bad secret
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
-    │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims)
+    │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims),
+    │   ├── StaleRevocationsError (the verifier lost its revocation feed)
     │   └── RevokedTokenError → TokenDeniedError, SessionRevokedError,
     │                           UserCutoffError, UserBannedError
     ├── InsufficientScopeError     insufficient_scope
@@ -45,6 +46,7 @@ __all__ = [
     "RefreshTokenReusedError",
     "RevokedTokenError",
     "SessionRevokedError",
+    "StaleRevocationsError",
     "StoreConflictError",
     "StoreError",
     "StoreUnavailableError",
@@ -138,6 +140,13 @@ class ExpiredTokenError(InvalidTokenError):
 
 class ClaimsError(InvalidTokenError):
     default_description = "The access token claims are invalid."
+
+
+class StaleRevocationsError(InvalidTokenError):
+    """The verifier has not heard from its revocation feed for longer than
+    its staleness bound and is configured to fail closed."""
+
+    default_description = "Revocation data is out of date; try again shortly."
 
 
 class RevokedTokenError(InvalidTokenError):

@@ -127,6 +127,15 @@ class Settings(BaseSettings):
         65_536, ge=8, le=4_194_304, description="argon2id memory cost in KiB."
     )
     argon2_parallelism: int = Field(4, ge=1, le=64, description="argon2id lanes.")
+    max_staleness: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds the server's local revocation view may lag the store's revocation feed "
+            "before the server checks each token against the store instead."
+        ),
+    )
     purge_interval: int = Field(
         60,
         ge=1,

@@ -50,7 +50,7 @@ def serve(tmp_path: Path) -> Serve:
     it with SIGTERM and check it exits cleanly."""
 
     @contextlib.contextmanager
-    def run(workers: int = 1, **settings: str) -> Iterator[str]:
+    def run(workers: int = 1, port: int | None = None, **settings: str) -> Iterator[str]:
         env = {
             **os.environ,
             **{f"JWTWARDEN_ARGON2_{k.upper()}": str(v) for k, v in CHEAP_TEST_ARGON2.items()},
@@ -77,7 +77,7 @@ def serve(tmp_path: Path) -> Serve:
                 env=env,
                 input=PASSWORD + "\n",
             )
-        port = free_port()
+        port = port or free_port()
         log = open(tmp_path / f"serve-{port}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [

@@ -228,3 +228,10 @@ async def test_metadata_and_jwks(h: Harness) -> None:
         options={"verify_exp": False, "verify_iat": False},
     )
     assert claims["sid"]
+
+
+async def test_the_revocation_feed_needs_client_credentials(h: Harness) -> None:
+    r = await h.client.get("/revocations")
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
+    r = await h.client.get("/revocations", auth=("rs_nobody", "wrong"))
+    assert r.status_code == 401

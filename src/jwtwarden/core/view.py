@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from .revocation import NO_REVOCATION, Cause, UserRevocation, revocation_cause
 
@@ -41,6 +42,29 @@ class RevocationEvent:
     #: The instant every older token died (``store`` only).
     cutoff_at: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for the ``/revocations`` stream."""
+        return {
+            "position": self.position,
+            "kind": self.kind,
+            "key": self.key,
+            "forget_at": self.forget_at,
+            "user": _user_dict(self.user),
+            "cutoff_at": self.cutoff_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RevocationEvent:
+        """Parse :meth:`to_dict` output; ValueError/TypeError/KeyError if malformed."""
+        return cls(
+            str(data["position"]),
+            str(data["kind"]),
+            str(data["key"]),
+            float(data["forget_at"]),
+            _user_from(data.get("user")),
+            _float_or_none(data.get("cutoff_at")),
+        )
+
 
 @dataclass(slots=True)
 class RevocationSnapshot:
@@ -54,6 +78,36 @@ class RevocationSnapshot:
     #: The feed position this snapshot includes everything up to; follow the
     #: feed from here and nothing is missed.
     position: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for the ``/revocations`` stream."""
+        return {
+            "position": self.position,
+            "denied": self.denied,
+            "sessions": self.sessions,
+            "users": {
+                sub: {"revocation": _user_dict(rev), "forget_at": at}
+                for sub, (rev, at) in self.users.items()
+            },
+            "store_cutoff": list(self.store_cutoff) if self.store_cutoff else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RevocationSnapshot:
+        """Parse :meth:`to_dict` output; ValueError/TypeError/KeyError if malformed."""
+        users = {}
+        for sub, entry in dict(data["users"]).items():
+            revocation = _user_from(entry["revocation"])
+            if revocation is not None:
+                users[str(sub)] = (revocation, float(entry["forget_at"]))
+        cutoff = data.get("store_cutoff")
+        return cls(
+            {str(k): float(v) for k, v in dict(data["denied"]).items()},
+            {str(k): float(v) for k, v in dict(data["sessions"]).items()},
+            users,
+            (float(cutoff[0]), float(cutoff[1])) if cutoff else None,
+            None if data.get("position") is None else str(data["position"]),
+        )
 
     def __len__(self) -> int:
         everyone = 0 if self.store_cutoff is None else 1
@@ -158,3 +212,28 @@ class RevocationView:
 
     def _table(self, kind: int) -> dict[str, float] | dict[str, tuple[UserRevocation, float]]:
         return (self._denied, self._sessions, self._users)[kind]
+
+
+def _user_dict(user: UserRevocation | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "cutoff_at": user.cutoff_at,
+        "keep_sid": user.keep_sid,
+        "banned_until": user.banned_until,
+    }
+
+
+def _user_from(data: Any) -> UserRevocation | None:
+    if data is None:
+        return None
+    keep = data.get("keep_sid")
+    return UserRevocation(
+        _float_or_none(data.get("cutoff_at")),
+        None if keep is None else str(keep),
+        _float_or_none(data.get("banned_until")),
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)

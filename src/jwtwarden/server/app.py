@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,11 +22,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
+from ..core.view import RevocationView
 from ..errors import ConfigurationError, JwtWardenError
+from ..feed import RevocationFollower
 from ..service import TokenService
 from ..settings import Settings
+from ..verifier import Verifier
 from .cookies import REFRESH_PATH, Cookies
-from .endpoints import account, admin, browser, health, oauth
+from .endpoints import account, admin, browser, feed, health, oauth
 from .endpoints.context import Context
 from .endpoints.models import Ban, Login, NewUser, PasswordChange, Roles
 from .errors import error_response
@@ -244,6 +248,15 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
             errors=(400, 403, 503),
         ),
     ),
+    ("/revocations", "get"): (
+        feed.revocations,
+        Operation(
+            "The revocation feed for resource servers (Server-Sent Events)",
+            "OAuth",
+            auth="basic",
+            errors=(401, 503),
+        ),
+    ),
     ("/healthz", "get"): (health.healthz, Operation("Liveness", "Operations", errors=())),
     ("/readyz", "get"): (
         health.readyz,
@@ -274,7 +287,21 @@ def create_app(
     )
     metrics = Metrics()
     service.subscribe(metrics.on_event)
-    ctx = Context(service, settings, cookies, proxies, metrics)
+    follower = RevocationFollower(
+        service.store,
+        RevocationView(),
+        clock=service.clock,
+        horizon=service.policy.revocation_horizon,
+    )
+    verifier = Verifier(
+        issuer=service.policy.issuer,
+        audience=service.policy.audience,
+        keys=[],
+        view=follower.view,
+        leeway=service.policy.leeway,
+        clock=service.clock,
+    )
+    ctx = Context(service, settings, cookies, proxies, metrics, follower, verifier)
     document = openapi_document({k: op for k, (_, op) in OPERATIONS.items()}, __version__)
 
     async def openapi(request: Request) -> Response:
@@ -297,13 +324,16 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_service:
             await service.start()
-        purger = asyncio.create_task(_purge_forever(service))
+            _drain_on_sigterm(ctx)
+        await follower.load()
+        tasks = [asyncio.create_task(_purge_forever(service)), asyncio.create_task(follower.run())]
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if manage_service:
                 await service.close()
             logger.info("stopped: in-flight requests finished, store closed")
@@ -349,6 +379,21 @@ async def _purge_forever(service: TokenService) -> None:
             await service.purge()
         except JwtWardenError as exc:
             logger.warning("purge failed: %s", exc.detail or exc.description)
+
+
+def _drain_on_sigterm(ctx: Context) -> None:
+    """On SIGTERM, also tell long-lived streams (``/revocations``) to end, so
+    the graceful shutdown is not held up by them; then let uvicorn's own
+    handler run. (uvicorn only waits for in-flight requests to finish.)"""
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+
+    def drain(signum: int, frame: Any) -> None:
+        ctx.draining = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, drain)
 
 
 def _origin(url: str) -> str:

@@ -25,7 +25,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..clock import Clock, SystemClock
 from ..core.view import RevocationView
@@ -34,6 +34,7 @@ from ..errors import (
     ExpiredTokenError,
     InsufficientScopeError,
     InvalidTokenError,
+    StaleRevocationsError,
 )
 from ..tokens.access import AccessClaims, decode_access_token, read_header, revoked_error
 from .credentials import (
@@ -42,6 +43,7 @@ from .credentials import (
     token_from_authorization,
     token_from_cookie_header,
 )
+from .feed import RevocationFeed
 from .jwks_client import JwksClient, KeySet, keys_from
 
 if TYPE_CHECKING:
@@ -64,6 +66,14 @@ class Verifier:
     source of time. ``cache_size`` bounds the cache of verified tokens
     (least recently used first out); ``0`` disables it.
 
+    ``feed`` keeps the view current: the server's ``/revocations`` URL (with
+    ``feed_credentials=(client_id, client_secret)`` from ``jwtwarden clients
+    add``) or a :class:`~jwtwarden.verifier.feed.RevocationFeed`; it starts
+    at once on a background thread. When the feed has been silent for more
+    than ``max_staleness`` seconds, tokens are rejected with
+    ``StaleRevocationsError`` (``on_stale="reject"``, the default: fail
+    closed) or judged by the view as it is (``"allow"``).
+
     Raises :class:`~jwtwarden.errors.ConfigurationError` for both or neither
     of ``jwks_url`` and ``keys``, or a negative ``cache_size``.
     """
@@ -82,14 +92,27 @@ class Verifier:
         jwks_max_age: float = 300.0,
         cache_size: int = 10_000,
         http_client: httpx.Client | None = None,
+        feed: str | RevocationFeed | None = None,
+        feed_credentials: tuple[str, str] | None = None,
+        max_staleness: float = 10.0,
+        on_stale: Literal["reject", "allow"] = "reject",
     ) -> None:
         if (jwks_url is None) == (keys is None):
             raise ConfigurationError("Give the verifier exactly one of jwks_url and keys.")
         if cache_size < 0:
             raise ConfigurationError("cache_size must not be negative.")
+        if on_stale not in ("reject", "allow"):
+            raise ConfigurationError('on_stale is "reject" or "allow".')
         self.issuer = issuer
         self.audience = audience
+        if view is None and isinstance(feed, RevocationFeed):
+            view = feed.view
         self.view = view if view is not None else RevocationView()
+        #: Seconds the feed may be silent before ``on_stale`` applies.
+        self.max_staleness = max_staleness
+        self.on_stale = on_stale
+        #: The revocation feed keeping ``view`` current, if any.
+        self.feed = _feed(feed, feed_credentials, self.view, clock)
         self.leeway = leeway
         self.clock: Clock = clock or SystemClock()
         self._keys = KeySet()
@@ -120,9 +143,16 @@ class Verifier:
         return self.jwks.refresh() if self.jwks is not None else False
 
     def close(self) -> None:
-        """Release the HTTP client the verifier made for its JWKS, if any."""
+        """Stop the feed and release the HTTP client of the JWKS, if any."""
+        if self.feed is not None:
+            self.feed.stop()
         if self.jwks is not None:
             self.jwks.close()
+
+    def is_fresh(self) -> bool:
+        """Whether revocations are current (always, without a feed): what a
+        resource server's readiness check reports."""
+        return self.feed is None or self.feed.staleness() <= self.max_staleness
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid, unrevoked access token.
@@ -140,6 +170,12 @@ class Verifier:
         elif now >= claims.exp + self.leeway:
             self._cache.discard(token)
             raise ExpiredTokenError()
+        if (
+            self.feed is not None
+            and self.on_stale == "reject"
+            and self.feed.staleness(now) > self.max_staleness
+        ):
+            raise StaleRevocationsError()
         cause = self.view.cause(
             sub=claims.sub, sid=claims.sid, jti=claims.jti, auth_time=claims.auth_time, now=now
         )
@@ -170,6 +206,23 @@ class Verifier:
             now=now,
             leeway=self.leeway,
         )
+
+
+def _feed(
+    feed: str | RevocationFeed | None,
+    credentials: tuple[str, str] | None,
+    view: RevocationView,
+    clock: Clock | None,
+) -> RevocationFeed | None:
+    if feed is None or isinstance(feed, RevocationFeed):
+        if feed is not None and feed.view is not view:
+            raise ConfigurationError("Give the feed the verifier's view (or no view at all).")
+        return feed.start() if feed is not None else None
+    if credentials is None:
+        raise ConfigurationError("A feed URL needs feed_credentials=(client_id, client_secret).")
+    return RevocationFeed(
+        feed, client_id=credentials[0], client_secret=credentials[1], view=view, clock=clock
+    ).start()
 
 
 class _VerifiedTokens:

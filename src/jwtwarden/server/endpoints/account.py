@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from ...errors import NotFoundError
 from ..requests import read_json
-from .context import context
+from .context import context, revokes
 from .models import PasswordChange, SessionOut
 
 __all__ = ["end_session", "logout", "logout_all", "me", "password", "sessions"]
@@ -29,6 +29,7 @@ async def sessions(request: Request) -> Response:
     )
 
 
+@revokes
 async def end_session(request: Request) -> Response:
     """End one of the caller's sessions; another user's is a 404 (not 403)
     so session ids cannot be probed."""
@@ -42,6 +43,7 @@ async def end_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@revokes
 async def logout(request: Request) -> Response:
     ctx = context(request)
     claims, via_cookie = await ctx.caller(request)
@@ -52,6 +54,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@revokes
 async def logout_all(request: Request) -> Response:
     ctx = context(request)
     claims, via_cookie = await ctx.caller(request)
@@ -63,6 +66,7 @@ async def logout_all(request: Request) -> Response:
     return response
 
 
+@revokes
 async def password(request: Request) -> Response:
     """Change the caller's password; every other session ends."""
     ctx = context(request)

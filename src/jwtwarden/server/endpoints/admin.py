@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidRequestError, NotFoundError
 from ..requests import read_json
-from .context import context
+from .context import context, revokes
 from .models import Ban, NewUser, Roles, SessionOut, UserOut
 
 __all__ = [
@@ -30,6 +30,7 @@ async def create_user(request: Request) -> Response:
     return JSONResponse(out.model_dump(), status_code=201)
 
 
+@revokes
 async def revoke_user(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)
@@ -37,6 +38,7 @@ async def revoke_user(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@revokes
 async def ban(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)
@@ -47,6 +49,7 @@ async def ban(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@revokes
 async def unban(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)
@@ -54,6 +57,7 @@ async def unban(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@revokes
 async def set_roles(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)
@@ -71,6 +75,7 @@ async def user_sessions(request: Request) -> Response:
     )
 
 
+@revokes
 async def end_session(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)

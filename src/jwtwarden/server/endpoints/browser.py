@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...errors import InvalidTokenError
+from ...errors import InvalidTokenError, RefreshTokenReusedError
 from ..requests import read_json
-from .context import context
+from .context import context, revokes
 from .models import Login
 
 __all__ = ["session_login", "session_logout", "session_refresh"]
@@ -44,9 +44,13 @@ async def session_refresh(request: Request) -> Response:
     ctx = context(request)
     token = ctx.cookies.require_cookie(request, ctx.cookies.refresh)
     ctx.cookies.check_csrf(request, token.split(".", 1)[0])
-    pair = await ctx.service.refresh(
-        token, ip=ctx.client_ip(request), user_agent=request.headers.get("user-agent")
-    )
+    try:
+        pair = await ctx.service.refresh(
+            token, ip=ctx.client_ip(request), user_agent=request.headers.get("user-agent")
+        )
+    except RefreshTokenReusedError:
+        await ctx.sync()  # the stolen session's access tokens die here at once
+        raise
     response = JSONResponse(
         {"sub": pair.sub, "sid": pair.sid, "expires_in": pair.expires_in},
         headers={"cache-control": "no-store"},
@@ -55,6 +59,7 @@ async def session_refresh(request: Request) -> Response:
     return response
 
 
+@revokes
 async def session_logout(request: Request) -> Response:
     """End the cookie's session, even if its access token has expired."""
     ctx = context(request)

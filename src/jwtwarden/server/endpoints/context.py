@@ -3,14 +3,21 @@ the authentication of the caller."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import wraps
 
 from starlette.requests import Request
+from starlette.responses import Response
 
-from ...errors import InsufficientScopeError, InvalidTokenError
+from ...errors import InsufficientScopeError, InvalidTokenError, StoreError, UnknownKeyError
+from ...feed import RevocationFollower
 from ...service import TokenService
 from ...settings import Settings
 from ...tokens.access import AccessClaims
+from ...tokens.keys import KeyRing
+from ...verifier import Verifier
 from ...verifier.credentials import token_from_authorization
 from ..cookies import Cookies
 from ..metrics import Metrics
@@ -24,6 +31,44 @@ class Context:
     cookies: Cookies
     proxies: TrustedProxies
     metrics: Metrics
+    #: Keeps ``verifier.view`` current from the store's revocation feed.
+    follower: RevocationFollower
+    #: Checks access tokens locally: cached signatures, the followed view.
+    verifier: Verifier
+    _ring: KeyRing | None = field(default=None)
+    #: Set on SIGTERM: long-lived streams end so shutdown is prompt.
+    draining: bool = False
+
+    async def verify(self, token: str) -> AccessClaims:
+        """An access token checked against the local view, with no store
+        round trip, while the feed is fresh; against the store otherwise
+        (the store is the truth, the view only a fast copy of it)."""
+        service = self.service
+        now = service.clock.now()
+        if self.follower.staleness(now) > self.settings.max_staleness:
+            if self.follower.position is None:
+                try:
+                    await self.follower.poll()
+                except Exception:  # noqa: BLE001 - fall back to the store below
+                    return await service.verify(token)
+                return await self.verify(token)
+            return await service.verify(token)
+        ring = service.keys.ring
+        if ring is not self._ring:
+            self.verifier.set_keys(ring.keys)
+            self._ring = ring
+        try:
+            return self.verifier.verify(token)
+        except UnknownKeyError:
+            return await service.verify(token)  # reloads the keys if one was added
+
+    async def sync(self) -> None:
+        """Pull the revocations this request just made into the view, so the
+        next request on this process sees them at once. A store failure here
+        only leaves the view behind; ``staleness`` then sends checks to the
+        store."""
+        with contextlib.suppress(StoreError):
+            await self.follower.poll()
 
     def client_ip(self, request: Request) -> str | None:
         return client_ip(request, self.proxies)
@@ -38,7 +83,7 @@ class Context:
             token = request.cookies.get(self.cookies.access)
         if not token:
             raise InvalidTokenError("An access token is required.")
-        claims = await self.service.verify(token)
+        claims = await self.verify(token)
         if via_cookie:
             self.cookies.check_csrf(request, claims.sid)
         return claims, via_cookie
@@ -53,3 +98,20 @@ class Context:
 def context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def revokes(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint that may revoke: after it runs (or fails, since a
+    refused reuse has already revoked), the local view catches up."""
+
+    @wraps(endpoint)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        finally:
+            await context(request).sync()
+
+    return wrapped

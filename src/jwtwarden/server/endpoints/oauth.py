@@ -10,10 +10,10 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...errors import InvalidClientError, UnsupportedGrantTypeError
+from ...errors import InvalidClientError, RefreshTokenReusedError, UnsupportedGrantTypeError
 from ...service import TokenPair
 from ..requests import read_form, require
-from .context import context
+from .context import context, revokes
 
 __all__ = ["introspection", "jwks", "metadata", "revocation", "token"]
 
@@ -36,7 +36,13 @@ async def token(request: Request) -> Response:
             client_id=form.get("client_id") or "jwtwarden",
         )
     elif grant == "refresh_token":
-        pair = await ctx.service.refresh(require(form, "refresh_token"), ip=ip, user_agent=agent)
+        try:
+            pair = await ctx.service.refresh(
+                require(form, "refresh_token"), ip=ip, user_agent=agent
+            )
+        except RefreshTokenReusedError:
+            await ctx.sync()  # the stolen session's access tokens die here at once
+            raise
     else:
         raise UnsupportedGrantTypeError(f"Supported grant types: {', '.join(GRANT_TYPES)}.")
     return JSONResponse(token_response(pair), headers=_NO_STORE)
@@ -51,6 +57,7 @@ def token_response(pair: TokenPair) -> dict[str, object]:
     }
 
 
+@revokes
 async def revocation(request: Request) -> Response:
     """RFC 7009: 200 whether or not the token was known or already revoked."""
     ctx = context(request)
@@ -62,14 +69,14 @@ async def revocation(request: Request) -> Response:
 async def introspection(request: Request) -> Response:
     """RFC 7662, for resource servers authenticated with HTTP Basic."""
     ctx = context(request)
-    client_id, secret = _basic_credentials(request)
+    client_id, secret = basic_credentials(request)
     await ctx.service.authenticate_client(client_id, secret)
     form = await read_form(request)
     body = await ctx.service.introspect(require(form, "token"), form.get("token_type_hint"))
     return JSONResponse(body, headers=_NO_STORE)
 
 
-def _basic_credentials(request: Request) -> tuple[str, str]:
+def basic_credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded or len(encoded) > 1024:
