@@ -111,8 +111,12 @@ def main() -> None:
         sys.exit("bench/server.py needs wrk: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {**os.environ, **CHEAP_TEST_ARGON2, "JWTWARDEN_STORE": f"sqlite:///{work}/jw.db",
-               "JWTWARDEN_KEY_FILE": str(work / "jw.keys")}
+        env = {
+            **os.environ,
+            **CHEAP_TEST_ARGON2,
+            "JWTWARDEN_STORE": f"sqlite:///{work}/jw.db",
+            "JWTWARDEN_KEY_FILE": str(work / "jw.keys"),
+        }
         uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
 
         port = free_port()
@@ -136,6 +140,7 @@ def main() -> None:
         )
         port = free_port()
         env_serve = {**env, "JWTWARDEN_ISSUER": f"http://127.0.0.1:{port}"}
+        env_serve["JWTWARDEN_ACCESS_LOG"] = os.environ.get("JWTWARDEN_ACCESS_LOG", "true")
         with running([*jw, "serve", "--port", str(port)], port, work, env_serve) as url:
             token = httpx.post(
                 url + "/token",

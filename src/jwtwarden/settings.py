@@ -136,6 +136,13 @@ class Settings(BaseSettings):
             "before the server checks each token against the store instead."
         ),
     )
+    access_log: bool = Field(
+        True,
+        description=(
+            "Log one line per request (method, path without query, status, time, client) on "
+            "the jwtwarden.access logger."
+        ),
+    )
     purge_interval: int = Field(
         60,
         ge=1,

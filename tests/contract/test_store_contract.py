@@ -306,8 +306,12 @@ async def test_the_feed_carries_every_revocation_in_order(store: Store) -> None:
     await store.set_password(user.sub, "$argon2id$y", None, None)  # no revocation, no event
     events = await store.revocation_changes(start, T + 5, H)
     assert [(e.kind, e.key) for e in events] == [
-        ("jti", "j1"), ("sid", session.sid), ("user", user.sub), ("user", user.sub),
-        ("user", user.sub)]
+        ("jti", "j1"),
+        ("sid", session.sid),
+        ("user", user.sub),
+        ("user", user.sub),
+        ("user", user.sub),
+    ]
     assert events[0].forget_at == T + 100
     assert events[1].forget_at == T + 1 + H
     assert events[2].user == UserRevocation(T + 3, "keep") and events[2].forget_at == T + 3 + H
@@ -340,3 +344,11 @@ async def test_the_feed_forgets_what_can_no_longer_matter(store: Store) -> None:
     assert [e.key for e in await store.revocation_changes(None, T + 20, H)] == ["long"]
     await store.purge_expired(T + 20, POLICY)
     assert [e.key for e in await store.revocation_changes(None, T, H)] == ["long"]
+
+
+async def test_a_run_of_dead_events_does_not_stall_the_feed(store: Store) -> None:
+    for i in range(30):
+        await store.deny_jti(f"dead{i}", T + 1)
+    await store.deny_jti("alive", T + 1000)
+    events = await store.revocation_changes(None, T + 10, H, limit=10)
+    assert [e.key for e in events] == ["alive"]

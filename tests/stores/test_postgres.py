@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from jwtwarden.errors import ConfigurationError, StoreUnavailableError
 from jwtwarden.stores import postgres
 from jwtwarden.stores.postgres import SCHEMA_VERSION, PostgresStore
 from tests.stores.faults import silent_port
+from tests.stores.feed_race import a_follower_misses_nothing
 from tests.stores.race import four_processes_make_one_lineage
 from tests.stores.servers import (
     POSTGRES_URL,
@@ -251,3 +253,96 @@ async def test_four_processes_refreshing_one_token_make_one_lineage(
 
 def test_the_default_url_is_the_local_server() -> None:
     assert POSTGRES_URL.startswith("postgresql://")
+
+
+# the revocation feed
+
+H = 300.0
+
+
+async def test_four_processes_denying_at_once_never_make_a_follower_miss_an_event(
+    schema: str,
+) -> None:
+    await a_follower_misses_nothing(schema_url(schema), int)
+
+
+async def test_a_follower_waiting_on_notify_misses_nothing(schema: str) -> None:
+    await a_follower_misses_nothing(schema_url(schema), int, wait=True)
+
+
+async def test_a_later_event_waits_for_the_position_lock_until_commit(
+    store: PostgresStore, schema: str
+) -> None:
+    # A writer holding the feed lock (as one between its INSERT and COMMIT
+    # does) holds back every other revocation: positions commit in order.
+    await store.deny_jti("first", T + 100)
+    with postgres_admin() as writer:
+        writer.execute(f"SET search_path = {schema}")
+        with writer.transaction():
+            writer.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                (postgres._FEED_LOCK,),
+            )
+            late = asyncio.create_task(store.deny_jti("second", T + 100))
+            await asyncio.sleep(0.3)
+            assert not late.done()
+            assert [e.key for e in await store.revocation_changes(None, T, H)] == ["first"]
+        await late
+    assert [e.key for e in await store.revocation_changes(None, T, H)] == ["first", "second"]
+
+
+async def test_purge_trims_the_feed_by_each_events_own_expiry(
+    store: PostgresStore, schema: str
+) -> None:
+    user, session = await user_with_session(store)
+    await store.deny_jti("short", T + 10)
+    await store.deny_jti("long", T + 1000)
+    await store.revoke_session(session.sid, T, "logout")
+    await store.set_cutoff(user.sub, T + 100, None)
+    from jwtwarden.core.policy import Policy
+
+    policy = Policy(access_ttl=H)
+    await store.purge_expired(T + H + 1, policy)  # short and the sid event are dead
+    rows = admin_sql(schema, "SELECT kind, key FROM revocation_events ORDER BY position")
+    assert rows == [("jti", "long"), ("user", user.sub)]
+    await store.purge_expired(T + 1000, policy)
+    assert admin_sql(schema, "SELECT count(*) FROM revocation_events") == [(0,)]
+    # Positions never go back, even once the table is empty.
+    await store.deny_jti("next", T + 2000)
+    (event,) = await store.revocation_changes(None, T, H)
+    assert int(event.position) == 5
+
+
+async def test_a_version_1_schema_migrates_to_the_feed(schema: str) -> None:
+    (v1,) = [sql for number, sql in postgres._migrations() if number == 1]
+    admin_sql(schema, v1)
+    admin_sql(schema, "CREATE TABLE jwtwarden_schema (version integer PRIMARY KEY)")
+    admin_sql(schema, "INSERT INTO jwtwarden_schema VALUES (1)")
+    admin_sql(schema, "INSERT INTO denylist VALUES ('old', %s)", (T + 100,))
+    store = PostgresStore(schema_url(schema))
+    with pytest.raises(ConfigurationError, match="run `jwtwarden migrate`"):
+        await store.ping()
+    assert await store.migrate() == SCHEMA_VERSION
+    snapshot = await store.revocation_snapshot(T, H)
+    assert snapshot.denied == {"old": T + 100} and snapshot.position == "0"
+    await store.deny_jti("new", T + 100)
+    assert [e.key for e in await store.revocation_changes(snapshot.position, T, H)] == ["new"]
+    await store.close()
+
+
+async def test_wait_for_revocations_wakes_on_a_new_event(store: PostgresStore) -> None:
+    position = (await store.revocation_snapshot(T, H)).position
+    started = time.monotonic()
+    await store.wait_for_revocations(position, 0.3)  # nothing: the full timeout
+    assert time.monotonic() - started >= 0.3
+    waiting = asyncio.create_task(store.wait_for_revocations(position, 10))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    started = time.monotonic()
+    await store.deny_jti("j", T + 100)
+    await waiting
+    assert time.monotonic() - started < 2
+    # Something after the position already: no wait at all.
+    started = time.monotonic()
+    await store.wait_for_revocations(position, 10)
+    assert time.monotonic() - started < 2

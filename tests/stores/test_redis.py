@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -27,6 +29,7 @@ from jwtwarden.keysource import FileKeySource, KeyManager
 from jwtwarden.stores.redis import RedisStore
 from tests.conftest import CHEAP_TEST_PASSWORDS
 from tests.stores.faults import silent_port
+from tests.stores.feed_race import a_follower_misses_nothing
 from tests.stores.race import four_processes_make_one_lineage
 from tests.stores.servers import (
     REDIS_URL,
@@ -299,3 +302,83 @@ def test_the_helpers_delete_only_their_prefix(admin: redis.Redis, prefix: str) -
     admin.set(f"{prefix}x:y", "1", ex=5)
     assert delete_prefix(admin, prefix) == 1
     admin.delete(f"{prefix}x:y")
+
+
+# the revocation feed
+
+H = 300.0
+
+
+def stream_order(position: str) -> tuple[int, int]:
+    ms, seq = position.split("-")
+    return int(ms), int(seq)
+
+
+async def test_four_processes_denying_at_once_never_make_a_follower_miss_an_event(
+    prefix: str,
+) -> None:
+    await a_follower_misses_nothing(prefixed(prefix), stream_order)
+
+
+async def test_a_follower_blocking_on_xread_misses_nothing(prefix: str) -> None:
+    await a_follower_misses_nothing(prefixed(prefix), stream_order, wait=True)
+
+
+async def test_purge_trims_the_feed_by_each_events_own_expiry(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    user, session = await user_with_session(store)
+    await store.deny_jti("short", T + 10)
+    await store.deny_jti("long", T + 1000)
+    await store.revoke_session(session.sid, T, "logout")
+    await store.set_cutoff(user.sub, T + 100, None)
+    feed = store._key("x")
+    assert admin.pttl(feed) > 0  # the stream expires once its last event is dead
+    await store.purge_expired(T + H + 1, POLICY)  # short and the sid event are dead
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", admin.xrange(feed))
+    assert [(f[b"k"], f[b"i"].decode()) for _, f in entries] == [
+        (b"jti", "long"),
+        (b"user", user.sub),
+    ]
+    assert await store.purge_expired(T + 1000, POLICY) == 3  # long's entry and two events
+    assert admin.xlen(feed) == 0
+    await store.deny_jti("next", T + 2000)
+    (event,) = await store.revocation_changes(None, T, H)
+    assert event.key == "next"
+
+
+async def test_the_feed_pages_past_dead_events(store: RedisStore) -> None:
+    for i in range(1500):
+        await store.deny_jti(f"dead{i}", T + 1)
+    await store.deny_jti("live", T + 100)
+    # More dead events than one XRANGE page, then one that matters.
+    assert [e.key for e in await store.revocation_changes(None, T + 2, H)] == ["live"]
+
+
+async def test_wait_for_revocations_wakes_on_a_new_event(store: RedisStore) -> None:
+    position = (await store.revocation_snapshot(T, H)).position
+    started = time.monotonic()
+    await store.wait_for_revocations(position, 0.3)  # nothing: the full timeout
+    assert time.monotonic() - started >= 0.3
+    waiting = asyncio.create_task(store.wait_for_revocations(position, 10))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    started = time.monotonic()
+    await store.deny_jti("j", T + 100)
+    await waiting
+    assert time.monotonic() - started < 2
+    started = time.monotonic()
+    await store.wait_for_revocations(position, 10)  # already something after it
+    assert time.monotonic() - started < 2
+
+
+async def test_a_flushed_redis_puts_its_store_cutoff_on_the_feed(empty_db: str) -> None:
+    store = RedisStore(empty_db)
+    position = (await store.revocation_snapshot(T, H)).position
+    assert position is not None
+    redis.Redis.from_url(empty_db).flushdb()
+    assert (await store.revocation_facts("s", "s", "j", T + 5)).store_cutoff == T + 5
+    (event,) = await store.revocation_changes(position, T + 5, H)
+    assert (event.kind, event.cutoff_at, event.forget_at) == ("store", T + 5, T + 5 + H)
+    assert stream_order(event.position) > stream_order(position)
+    await store.close()

@@ -358,10 +358,10 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     try:
         import uvicorn
 
-        from ..server.app import LOG_FORMAT, app_from_environment
+        from ..server.app import app_from_environment, configure_logging
     except ImportError:
         raise click.ClickException("the server needs: pip install 'jwtwarden[server]'") from None
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, force=True)
+    configure_logging()
     if settings.issuer is None:
         settings = settings.model_copy(update={"issuer": f"http://{_url_host(host)}:{port}"})
     if settings.insecure_cookies:

@@ -5,6 +5,7 @@ histogram per route template. Labels never carry a user, session or token
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -87,8 +88,11 @@ class Metrics:
                 await app(scope, receive, sending)  # type: ignore[arg-type]
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
-                self.latency.labels(scope["method"], route, str(status[0])).observe(
-                    time.perf_counter() - start
-                )
+                key = (scope["method"], route, status[0])
+                child = children.get(key)
+                if child is None:  # bounded: methods x route templates x statuses
+                    child = children[key] = self.latency.labels(key[0], route, str(key[2]))
+                child.observe(time.perf_counter() - start)
 
+        children: dict[tuple[str, str, int], Any] = {}
         return timed

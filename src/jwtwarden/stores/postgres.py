@@ -22,6 +22,26 @@ operator's back. Tables live in the first schema of the ``search_path``;
 point a store at its own schema with the libpq option
 ``?options=-csearch_path%3Dmyschema`` (the tests do, one schema per test).
 
+**The revocation feed** (``revocation_events``, migration 2). Every
+revocation write appends its event in the same transaction, so the event
+exists exactly when the write committed. Events must also become *visible in
+position order*: a follower that has read up to position P must never later
+see an event at or below P. A bare sequence does not give that (a
+transaction may take position 7, a concurrent one 8, and 8 commit first: a
+follower reading then resumes after 8 and never sees 7). So the writer takes
+a transaction-scoped advisory lock (one per schema) *after* its revocation
+write and before ``nextval``, and holds it until commit: positions are
+handed out in commit order, and PostgreSQL releases the lock only once the
+commit is visible, so every event below a visible one is visible too. Only
+revocation writes take the lock, at revocation rates, for the few
+milliseconds between their ``INSERT`` and ``COMMIT``; each waits at most
+``timeout`` (``lock_timeout``). The snapshot reads the highest position and
+the revocation tables in one statement, so in one MVCC snapshot. The same
+transaction sends ``NOTIFY jwtwarden_revocations`` (payload: the schema),
+delivered at commit, which :meth:`PostgresStore.wait_for_revocations` waits
+on. Events are deleted once they can no longer matter: a ``jti`` event at its
+``forget_at``, the others one revocation horizon after they happened.
+
 **Connections.** :func:`~jwtwarden.stores.open_store` is synchronous, so the
 pool (``psycopg_pool.AsyncConnectionPool``) opens on first use, one per event
 loop: a service may be driven by several loops (``asyncio.run`` per call from
@@ -54,7 +74,7 @@ from ..core.policy import Policy
 from ..core.revocation import NO_REVOCATION, UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
-from ..core.view import RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from .base import RevocationFacts
 
@@ -62,6 +82,10 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 _MIGRATION = re.compile(r"postgres_(\d{4})_[a-z0-9_]+\.sql")
 _PURGE_BATCH = 1000
+#: Advisory-lock class of the feed's position order (7262 is the migrators').
+_FEED_LOCK = 7263
+#: NOTIFY channel of new feed events; the payload is the schema written.
+FEED_CHANNEL = "jwtwarden_revocations"
 _T = TypeVar("_T")
 _Conn = AsyncConnection[TupleRow]
 _Pool = AsyncConnectionPool[_Conn]
@@ -117,13 +141,29 @@ LOGIN_FAILURES = (
     "LEFT JOIN login_failures f ON f.key = k.key AND f.at > %(since)s "
     "GROUP BY k.i ORDER BY k.i"
 )
-# One statement, so one snapshot of the three tables even in READ COMMITTED.
+# One statement, so one snapshot of the three tables and the feed position
+# even in READ COMMITTED.
 _SNAPSHOT = (
-    "SELECT 'd', jti, forget_at, NULL::text, NULL::float8 FROM denylist WHERE forget_at > %(now)s "
+    "SELECT 'p', coalesce(max(position), 0)::text, NULL::float8, NULL::text, NULL::float8 "
+    "FROM revocation_events "
+    "UNION ALL SELECT 'd', jti, forget_at, NULL, NULL FROM denylist WHERE forget_at > %(now)s "
     "UNION ALL SELECT 's', sid, revoked_at, NULL, NULL FROM sessions "
     "WHERE revoked_at IS NOT NULL AND revoked_at > %(now)s - %(h)s "
     "UNION ALL SELECT 'u', sub, cutoff_at, keep_sid, banned_until FROM users "
     "WHERE cutoff_at IS NOT NULL AND cutoff_at > %(now)s - %(h)s"
+)
+_USER_STATE = "RETURNING sub, cutoff_at, keep_sid, banned_until"
+_APPEND_EVENT = (
+    "INSERT INTO revocation_events (position, kind, key, at, forget_at, keep_sid, banned_until) "
+    "VALUES (nextval('revocation_events_position'), %s, %s, %s, %s, %s, %s)"
+)
+# A jti event matters until its own forget_at, the others one horizon after
+# they happened (the horizon is known only when reading).
+_EVENT_FORGET_AT = "CASE WHEN kind = 'jti' THEN forget_at ELSE at + %(h)s END"
+REVOCATION_CHANGES = (
+    "SELECT position, kind, key, at, forget_at, keep_sid, banned_until FROM revocation_events "
+    f"WHERE position > %(after)s AND {_EVENT_FORGET_AT} > %(now)s "
+    "ORDER BY position LIMIT %(n)s"
 )
 # Each purge statement deletes one bounded batch, its own short transaction;
 # SKIP LOCKED lets several processes purge at once without waiting on each other.
@@ -147,6 +187,11 @@ PURGES = (
     "LIMIT %(n)s FOR UPDATE OF s SKIP LOCKED)",
     "DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures "
     "WHERE at <= %(now)s - %(window)s LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
+    # A jti event's "at" is its forget_at; every other event dies one horizon
+    # after its "at", so "at <= now" bounds the index scan for both.
+    "DELETE FROM revocation_events WHERE position IN (SELECT position FROM revocation_events "
+    "WHERE at <= %(now)s AND (kind = 'jti' OR at <= %(now)s - %(h)s) "
+    "LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
 )
 
 
@@ -369,31 +414,63 @@ class PostgresStore:
     async def set_password(
         self, sub: str, password_hash: str, cutoff_at: float | None, keep_sid: str | None
     ) -> bool:
-        if cutoff_at is None:
+        if cutoff_at is None:  # no revocation, no event
             sql = "UPDATE users SET password_hash = %(hash)s WHERE sub = %(sub)s"
-        else:
-            sql = f"UPDATE users SET password_hash = %(hash)s, {_LATER_CUTOFF} WHERE sub = %(sub)s"
+            return await self._changed(sql, {"hash": password_hash, "sub": sub}) > 0
+        sql = f"UPDATE users SET password_hash = %(hash)s, {_LATER_CUTOFF} WHERE sub = %(sub)s"
         params = {"hash": password_hash, "sub": sub, "at": cutoff_at, "keep": keep_sid}
-        return await self._changed(sql, params) > 0
+        return await self._user_write(sql, params)
 
     async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
         sql = f"UPDATE users SET roles = %(roles)s, {_LATER_CUTOFF} WHERE sub = %(sub)s"
         params = {"roles": list(roles), "sub": sub, "at": cutoff_at, "keep": None}
-        return await self._changed(sql, params) > 0
+        return await self._user_write(sql, params)
 
     async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
         sql = f"UPDATE users SET {_LATER_CUTOFF} WHERE sub = %(sub)s"
-        return await self._changed(sql, {"sub": sub, "at": cutoff_at, "keep": keep_sid}) > 0
+        return await self._user_write(sql, {"sub": sub, "at": cutoff_at, "keep": keep_sid})
 
     async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
         sql = f"UPDATE users SET banned_until = %(until)s, {_LATER_CUTOFF} WHERE sub = %(sub)s"
         params = {"sub": sub, "until": until, "at": cutoff_at, "keep": None}
-        return await self._changed(sql, params) > 0
+        return await self._user_write(sql, params)
 
     async def lift_ban(self, sub: str) -> bool:
-        return (
-            await self._changed("UPDATE users SET banned_until = NULL WHERE sub = %s", (sub,)) > 0
-        )
+        sql = "UPDATE users SET banned_until = NULL WHERE sub = %(sub)s"
+        return await self._user_write(sql, {"sub": sub})
+
+    async def _user_write(self, sql: str, params: dict[str, Any]) -> bool:
+        """A change to a user's revocation state and its feed event (the whole
+        state after the change; none while the user has no cutoff), in one
+        transaction."""
+
+        def event(row: Any) -> tuple[Any, ...] | None:
+            sub, cutoff_at, keep_sid, banned_until = row
+            return (
+                None
+                if cutoff_at is None
+                else ("user", sub, cutoff_at, None, keep_sid, banned_until)
+            )
+
+        return await self._revocation_write(f"{sql} {_USER_STATE}", params, event) is not None
+
+    async def _revocation_write(
+        self, sql: str, params: Any, event: Callable[[Any], tuple[Any, ...] | None]
+    ) -> Any:
+        """Run one revocation write (a statement ``RETURNING`` one row) and
+        append the event ``event(row)`` makes of its row, in one transaction;
+        return the row."""
+
+        async def write(conn: _Conn) -> Any:
+            async with conn.transaction():
+                cur = await conn.execute(sql, params)
+                row = await cur.fetchone()
+                appended = None if row is None else event(row)
+                if appended is not None:
+                    await _append_event(conn, appended)
+            return row
+
+        return await self._run(write)
 
     # sessions
 
@@ -415,7 +492,9 @@ class PostgresStore:
             "UPDATE sessions SET revoked_at = %s, revoke_reason = %s "
             f"WHERE sid = %s AND revoked_at IS NULL RETURNING {_SESSION_COLUMNS}"
         )
-        row = await self._fetchone(sql, (now, reason, sid))
+        row = await self._revocation_write(
+            sql, (now, reason, sid), lambda _: ("sid", sid, now, None, None, None)
+        )
         return None if row is None else _session(row)
 
     async def list_sessions(self, sub: str) -> list[Session]:
@@ -427,9 +506,12 @@ class PostgresStore:
     async def deny_jti(self, jti: str, forget_at: float) -> None:
         sql = (
             "INSERT INTO denylist (jti, forget_at) VALUES (%s, %s) ON CONFLICT (jti) "
-            "DO UPDATE SET forget_at = greatest(denylist.forget_at, excluded.forget_at)"
+            "DO UPDATE SET forget_at = greatest(denylist.forget_at, excluded.forget_at) "
+            "RETURNING forget_at"
         )
-        await self._changed(sql, (jti, forget_at))
+        await self._revocation_write(
+            sql, (jti, forget_at), lambda row: ("jti", jti, row[0], row[0], None, None)
+        )
 
     async def revocation_facts(self, sub: str, sid: str, jti: str, now: float) -> RevocationFacts:
         params = {"jti": jti, "now": now, "sid": sid, "sub": sub}
@@ -443,13 +525,56 @@ class PostgresStore:
         for kind, key, at, keep_sid, banned_until in await self._fetchall(
             _SNAPSHOT, {"now": now, "h": horizon}
         ):
-            if kind == "d":
+            if kind == "p":
+                snapshot.position = key
+            elif kind == "d":
                 snapshot.denied[key] = at
             elif kind == "s":
                 snapshot.sessions[key] = at + horizon
             else:
                 snapshot.users[key] = (UserRevocation(at, keep_sid, banned_until), at + horizon)
         return snapshot
+
+    async def revocation_changes(
+        self, after: str | None, now: float, horizon: float, limit: int = 1000
+    ) -> list[RevocationEvent]:
+        params = {"after": _position(after), "now": now, "h": horizon, "n": limit}
+        return [_event(row, horizon) for row in await self._fetchall(REVOCATION_CHANGES, params)]
+
+    async def wait_for_revocations(self, after: str | None, timeout: float) -> None:
+        """Return once the feed may hold an event after ``after``, or after
+        ``timeout`` seconds: a follower's wait between
+        :meth:`revocation_changes` calls instead of polling.
+
+        Listens on its own connection (``LISTEN`` state must not return to
+        the pool), then checks the feed, so an event committed in between is
+        not missed. Wakes on any event of this schema, so a caller always
+        reads the feed after it. Raises StoreUnavailableError.
+        """
+        start = _position(after)
+        if not self._checked:
+            await self.ping()  # the schema check, on the pool
+        try:
+            async with asyncio.timeout(self._timeout * 2):
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        except (psycopg.Error, TimeoutError, OSError) as exc:
+            raise StoreUnavailableError(detail=f"postgresql: {_describe(exc)}") from exc
+        try:
+            async with conn:
+                await conn.execute(f"LISTEN {FEED_CHANNEL}")
+                cur = await conn.execute(
+                    "SELECT current_schema(), coalesce(max(position), 0) FROM revocation_events"
+                )
+                row = await cur.fetchone()
+                assert row is not None
+                schema, last = row
+                if last > start:
+                    return
+                async for notice in conn.notifies(timeout=timeout):
+                    if notice.payload == schema:
+                        return
+        except (psycopg.Error, OSError) as exc:
+            raise StoreUnavailableError(detail=f"postgresql: {_describe(exc)}") from exc
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
         params = {
@@ -550,6 +675,34 @@ async def _apply_migrations(conn: _Conn) -> int:
             await conn.execute("INSERT INTO jwtwarden_schema (version) VALUES (%s)", (number,))
             version = number
     return version
+
+
+async def _append_event(conn: _Conn, event: tuple[Any, ...]) -> None:
+    """Append a feed event inside the caller's transaction.
+
+    The advisory lock, held until commit, makes positions commit in order:
+    ``nextval`` alone does not (see the module docstring). It is taken after
+    the revocation write, so the serialised part is this short tail of the
+    transaction. Pipelined: the server runs the statements in order.
+    """
+    async with conn.pipeline():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_FEED_LOCK,)
+        )
+        await conn.execute(_APPEND_EVENT, event)
+        await conn.execute("SELECT pg_notify(%s, current_schema())", (FEED_CHANNEL,))
+
+
+def _position(after: str | None) -> int:
+    """A feed position from its opaque string; anything else reads from the start."""
+    return int(after) if after is not None and after.isdigit() else 0
+
+
+def _event(row: Any, horizon: float) -> RevocationEvent:
+    position, kind, key, at, forget_at, keep_sid, banned_until = row
+    user = UserRevocation(at, keep_sid, banned_until) if kind == "user" else None
+    forget = forget_at if kind == "jti" else at + horizon
+    return RevocationEvent(str(position), kind, key, forget, user, at if kind == "store" else None)
 
 
 def _version_message(version: int | None) -> str:

@@ -25,6 +25,7 @@ works on Redis Cluster::
     P:c:{client_id}  hash   a resource-server client; P:cn:{name} -> client_id
     P:k              string the sealed keyring blob
     P:e              hash   the store's epoch (data-loss detection, below)
+    P:x              stream the revocation feed (below)
 
 Reads that span two slots are two commands: ``get_session`` reads the session,
 then its user; ``find_user`` the name, then the user; ``list_sessions`` and
@@ -34,6 +35,31 @@ enters ``P:rv`` *before* the session is marked, a username is claimed (with a
 short TTL, made permanent once the user exists) before the user is written.
 ``P:d``, ``P:rv`` and ``P:co`` are single keys (one slot) written only at
 revocation rates.
+
+**The revocation feed** is one stream, ``P:x``; a position is a stream ID.
+Every revocation write appends its event *inside the Lua script that makes
+the write* (``redis_deny.lua``, ``redis_revoke.lua``, ``redis_user.lua``,
+and ``redis_epoch.lua`` for the data-loss store cutoff): the event exists
+exactly when the write happened, and since scripts run one at a time and
+``XADD *`` IDs only increase, events become visible in position order. The
+snapshot reads the stream's last ID first, in the same pipeline as the
+indexes, so it includes everything up to that position. Sid and user events
+store the instant and the reader adds the horizon. :meth:`RedisStore.purge_expired`
+deletes (``XDEL``) each event past its own ``forget_at`` (a jti event's is
+the token's expiry, not the horizon, and stream IDs are server time while
+``now`` is the caller's, so neither ``MINID`` nor ``MAXLEN`` can trim by
+age); reads skip them as well. The stream itself expires one horizon (or
+the latest denied token's lifetime) after its last event, when all are dead.
+
+*Cluster.* These four scripts are the only atomic steps that span two slots
+(their record and ``P:x``): we chose atomicity over Cluster placement,
+because a feed written in a second command can lose an event the write
+made (a crash in between) or publish two racing user states in the wrong
+order (an un-revocation in the view). The client here is a plain
+``redis.asyncio.Redis`` (standalone or Sentinel); running on Cluster would
+need the feed's sources moved under one hash tag (``P:{r}:d``, ``:rv``,
+``:co``, ``:x``, and a per-user revocation mirror there) so that each
+revocation is again one slot.
 
 **Nothing outlives its use.** Sessions expire at their absolute expiry or idle
 deadline (the idle TTL is learned from the ``Policy`` given to
@@ -82,6 +108,7 @@ failure raises :class:`~jwtwarden.errors.StoreUnavailableError`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -106,7 +133,7 @@ from ..core.policy import Policy
 from ..core.revocation import NO_REVOCATION, UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
-from ..core.view import RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from .base import RevocationFacts
 
@@ -116,7 +143,12 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_SCRIPTS = ("create", "rotate", "revoke", "user", "index", "swap", "epoch", "forget", "release")
+_SCRIPTS = (
+    "create", "rotate", "revoke", "user", "index", "swap", "epoch", "forget", "release", "deny",
+)  # fmt: skip
+#: Feed entries read (or purged) per XRANGE page.
+_FEED_PAGE = 1000
+_STREAM_ID = re.compile(r"\d+(-\d+)?")
 #: Keys a purge sweeps per kind and call (SCAN pages of about 500).
 _SWEEP_BUDGET = 20_000
 _SCAN_COUNT = 500
@@ -239,7 +271,8 @@ class RedisStore:
         await self._check_eviction(conn)
         run_id = (await conn.redis.info("server")).get("run_id", "")
         fields = await conn.scripts["epoch"](
-            keys=[self._key("e")], args=[secrets.token_hex(8), "", repr(time.time()), run_id]
+            keys=[self._key("e"), self._key("x")],
+            args=[secrets.token_hex(8), "", repr(time.time()), run_id, "0"],
         )
         self._epoch = fields[0].decode()
         self._started = True
@@ -366,12 +399,20 @@ class RedisStore:
             if cutoff_at is not None:
                 # Into the snapshot's index first: a crash in between fails closed.
                 await self._index(conn, "co", sub, cutoff_at, mode="GT")
-            args = [_f(cutoff_at) if cutoff_at is not None else "", keep_sid or ""]
+            # Only a cutoff or a ban changes what a verifier refuses.
+            on_feed = cutoff_at is not None or "b" in fields
+            args = [sub if on_feed else "", self._feed_ttl()]
+            args += [_f(cutoff_at) if cutoff_at is not None else "", keep_sid or ""]
             for name, value in fields.items():
                 args += [name, value]
-            return bool(await conn.scripts["user"](keys=[self._user_key(sub)], args=args))
+            keys = [self._user_key(sub), self._key("x")]
+            return bool(await conn.scripts["user"](keys=keys, args=args))
 
         return await self._run(update)
+
+    def _feed_ttl(self) -> str:
+        """How long a sid, user or store event keeps the feed alive."""
+        return _ms(self._horizon or _UNKNOWN_HORIZON)
 
     async def _index(self, conn: _Conn, name: str, member: str, score: float, mode: str) -> None:
         """Add to one of the revocation indexes, which live for one horizon."""
@@ -434,7 +475,8 @@ class RedisStore:
             await self._index(conn, "rv", sid, now, mode="NX")
             keep = _ms(self._horizon) if self._horizon is not None else "0"
             fields = await conn.scripts["revoke"](
-                keys=[self._session_key(sid)], args=[_t(now), reason, keep]
+                keys=[self._session_key(sid), self._key("x")],
+                args=[_t(now), reason, keep, sid, self._feed_ttl()],
             )
             return None if not fields else _session(sid, _pairs(fields))
 
@@ -464,8 +506,8 @@ class RedisStore:
             return  # the token has expired already; nothing to deny
 
         async def deny(conn: _Conn) -> None:
-            await conn.scripts["index"](
-                keys=[self._key("d")], args=[jti, _f(forget_at), "", _ms(ttl), "GT"]
+            await conn.scripts["deny"](
+                keys=[self._key("d"), self._key("x")], args=[jti, _f(forget_at), _ms(ttl)]
             )
 
         await self._run(deny)
@@ -494,12 +536,14 @@ class RedisStore:
         async def snapshot(conn: _Conn) -> RevocationSnapshot:
             since = f"({_f(now - horizon)}"
             pipe = conn.redis.pipeline(transaction=False)
+            # The position first: every event up to it is in what follows.
+            pipe.xrevrange(self._key("x"), "+", "-", count=1)
             pipe.zrangebyscore(self._key("d"), f"({_f(now)}", "+inf", withscores=True)
             pipe.zrangebyscore(self._key("rv"), since, "+inf", withscores=True)
             pipe.zrangebyscore(self._key("co"), since, "+inf")
             pipe.hmget(self._key("e"), ["id", "c"])
-            denied, revoked, subs, epoch = await pipe.execute()
-            snap = RevocationSnapshot()
+            last, denied, revoked, subs, epoch = await pipe.execute()
+            snap = RevocationSnapshot(position=last[0][0].decode() if last else "0-0")
             snap.denied = {jti.decode(): at for jti, at in denied}
             snap.sessions = {sid.decode(): at + horizon for sid, at in revoked}
             await self._snapshot_users(
@@ -531,8 +575,8 @@ class RedisStore:
         epoch_id, cutoff = epoch
         if epoch_id is None:
             epoch_id, cutoff = await conn.scripts["epoch"](
-                keys=[self._key("e")],
-                args=[secrets.token_hex(8), _f(now), repr(time.time()), ""],
+                keys=[self._key("e"), self._key("x")],
+                args=[secrets.token_hex(8), _f(now), repr(time.time()), "", self._feed_ttl()],
             )
         assert epoch_id is not None
         if epoch_id.decode() != self._epoch:
@@ -547,6 +591,42 @@ class RedisStore:
         at = float(cutoff)
         horizon = horizon if horizon is not None else self._horizon
         return None if horizon is not None and now >= at + horizon else at
+
+    async def revocation_changes(
+        self, after: str | None, now: float, horizon: float, limit: int = 1000
+    ) -> list[RevocationEvent]:
+        async def changes(conn: _Conn) -> list[RevocationEvent]:
+            events: list[RevocationEvent] = []
+            start = _after(after)
+            while len(events) < limit:
+                page = await _xrange(conn, self._key("x"), start, _FEED_PAGE)
+                live = (_event(i, f, horizon) for i, f in page)
+                events += [e for e in live if e.forget_at > now]
+                if len(page) < _FEED_PAGE:
+                    break
+                start = f"({page[-1][0].decode()}"
+            return events[:limit]
+
+        return await self._run(changes)
+
+    async def wait_for_revocations(self, after: str | None, timeout: float) -> None:
+        """Return once the feed may hold an event after ``after``, or after
+        ``timeout`` seconds: a follower's wait between
+        :meth:`revocation_changes` calls instead of polling (``XREAD
+        BLOCK``, in slices shorter than the socket timeout). Raises
+        StoreUnavailableError."""
+        position = after if after is not None and _STREAM_ID.fullmatch(after) else "0-0"
+        deadline = time.monotonic() + timeout
+
+        async def wait(conn: _Conn, block: float) -> bool:
+            found = await conn.redis.xread(
+                {self._key("x"): position}, count=1, block=max(1, int(block * 1000))
+            )
+            return bool(found)
+
+        while (left := deadline - time.monotonic()) > 0:
+            if await self._run(functools.partial(wait, block=min(left, self._timeout / 2))):
+                return
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
         horizon = policy.revocation_horizon
@@ -565,7 +645,8 @@ class RedisStore:
             failures = await self._sweep(
                 conn, "f", lambda keys: self._purge_failures(conn, keys, now - policy.login_window)
             )
-            return int(denied) + sessions + failures
+            events = await self._purge_feed(conn, now, horizon)
+            return int(denied) + sessions + failures + events
 
         return await self._run(purge)
 
@@ -616,6 +697,20 @@ class RedisStore:
                 deleted += 1
                 await conn.redis.zrem(self._user_sessions_key(sub), sid)
         return deleted
+
+    async def _purge_feed(self, conn: _Conn, now: float, horizon: float) -> int:
+        """XDEL every feed event past its own forget_at, a page at a time.
+        The feed holds only what a verifier's view holds (and what died
+        since the last purge), so the walk is as bounded as the view."""
+        start, deleted = "-", 0
+        while True:
+            page = await _xrange(conn, self._key("x"), start, _FEED_PAGE)
+            dead = [i for i, f in page if _event(i, f, horizon).forget_at <= now]
+            if dead:
+                deleted += int(await conn.redis.xdel(self._key("x"), *dead))
+            if len(page) < _FEED_PAGE:
+                return deleted
+            start = f"({page[-1][0].decode()}"
 
     async def _purge_failures(self, conn: _Conn, keys: list[bytes], before: float) -> int:
         pipe = conn.redis.pipeline(transaction=False)
@@ -727,6 +822,33 @@ async def _get(conn: _Conn, key: str) -> bytes | None:
 async def _scan(conn: _Conn, cursor: int, match: str) -> tuple[int, list[bytes]]:
     found = await conn.redis.scan(cursor, match=match, count=_SCAN_COUNT)
     return cast("tuple[int, list[bytes]]", found)
+
+
+async def _xrange(
+    conn: _Conn, key: str, start: str, count: int
+) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    found = await conn.redis.xrange(key, start, "+", count=count)
+    return cast("list[tuple[bytes, dict[bytes, bytes]]]", found)
+
+
+def _after(position: str | None) -> str:
+    """The XRANGE start after a feed position; from the oldest if there is
+    none (or it is not a stream ID: a follower switched stores)."""
+    if position is None or not _STREAM_ID.fullmatch(position):
+        return "-"
+    return f"({position}"
+
+
+def _event(entry_id: bytes, f: dict[bytes, bytes], horizon: float) -> RevocationEvent:
+    kind, key = f[b"k"].decode(), f[b"i"].decode()
+    if kind == "jti":
+        return RevocationEvent(entry_id.decode(), kind, key, float(f[b"f"]))
+    at = _tf(f[b"a"])
+    user = None
+    if kind == "user":
+        user = UserRevocation(at, _opt_s(f.get(b"s")), _opt_f(f.get(b"b")))
+    cutoff = at if kind == "store" else None
+    return RevocationEvent(entry_id.decode(), kind, key, at + horizon, user, cutoff)
 
 
 def _sub_of(text: bytes | None, packed: bytes | None) -> str:

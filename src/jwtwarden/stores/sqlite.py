@@ -299,14 +299,18 @@ class SqliteStore:
     async def revocation_changes(
         self, after: str | None, now: float, horizon: float, limit: int = 1000
     ) -> list[RevocationEvent]:
+        # Dead events are filtered in SQL, before the limit, so a run of them
+        # can never fill a page and stall a follower.
         sql = (
             "SELECT position, kind, key, at, forget_at, cutoff_at, keep_sid, banned_until "
-            "FROM revocation_events WHERE position > ? ORDER BY position LIMIT ?"
+            "FROM revocation_events WHERE position > :after AND ("
+            "(kind = 'jti' AND forget_at > :now) OR (kind != 'jti' AND at + :h > :now)) "
+            "ORDER BY position LIMIT :limit"
         )
         start = int(after) if after and after.isdigit() else 0
-        rows = await self._run(self._fetchall, sql, (start, limit))
-        events = [_event(row, horizon) for row in rows]
-        return [e for e in events if e.forget_at > now]
+        params = {"after": start, "now": now, "h": horizon, "limit": limit}
+        rows = await self._run(self._fetchall, sql, params)
+        return [_event(row, horizon) for row in rows]
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
         params = {
