@@ -9,23 +9,12 @@ the ``admin`` role. Run::
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from fastapi import FastAPI, Security
 
 from jwtwarden import AccessClaims, Verifier
 from jwtwarden.verifier.fastapi import RequireToken, install_refusal_handler
-
-
-def verifier_from_env() -> Verifier:
-    """Keys from the issuer's JWKS (fetched on first use, not at import)."""
-    issuer = os.environ.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
-    return Verifier(
-        issuer=issuer,
-        audience=os.environ.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
-        jwks_url=f"{issuer}/.well-known/jwks.json",
-    )
 
 
 def create_app(verifier: Verifier) -> FastAPI:
@@ -35,7 +24,7 @@ def create_app(verifier: Verifier) -> FastAPI:
     require_user = RequireToken(verifier)
     require_admin = RequireToken(verifier, roles=["admin"])
 
-    # FastAPI's idiom: the default is a marker, evaluated once (hence noqa).
+    # FastAPI's idiom: the default is a marker, evaluated once.
     @app.get("/me")
     def me(claims: AccessClaims = Security(require_user)) -> dict[str, Any]:
         return {"sub": claims.sub, "roles": list(claims.roles)}
@@ -51,4 +40,4 @@ def create_app(verifier: Verifier) -> FastAPI:
     return app
 
 
-app = create_app(verifier_from_env())
+app = create_app(Verifier.from_env())

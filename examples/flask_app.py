@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask, g
@@ -19,20 +18,10 @@ from jwtwarden.verifier.flask import JwtWarden, require_token
 warden = JwtWarden()
 
 
-def verifier_from_env() -> Verifier:
-    """Keys from the issuer's JWKS (fetched on first use, not at import)."""
-    issuer = os.environ.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
-    return Verifier(
-        issuer=issuer,
-        audience=os.environ.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
-        jwks_url=f"{issuer}/.well-known/jwks.json",
-    )
-
-
 def create_app(verifier: Verifier | None = None) -> Flask:
     """The app factory; the verifier is passed in or built from the environment."""
     app = Flask(__name__)
-    warden.init_app(app, verifier or verifier_from_env())
+    warden.init_app(app, verifier or Verifier.from_env())
 
     @app.get("/me")
     @require_token()

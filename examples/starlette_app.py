@@ -9,8 +9,6 @@ browser-mode cookie) except ``/healthz``; ``/admin/…`` also needs the
 
 from __future__ import annotations
 
-import os
-
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,16 +17,6 @@ from starlette.routing import Mount, Route, Router
 
 from jwtwarden import Verifier
 from jwtwarden.verifier.asgi import RequireRoles, VerifierMiddleware, claims_of
-
-
-def verifier_from_env() -> Verifier:
-    """Keys from the issuer's JWKS (fetched on first use, not at import)."""
-    issuer = os.environ.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
-    return Verifier(
-        issuer=issuer,
-        audience=os.environ.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
-        jwks_url=f"{issuer}/.well-known/jwks.json",
-    )
 
 
 async def me(request: Request) -> JSONResponse:
@@ -53,4 +41,4 @@ def create_app(verifier: Verifier) -> Starlette:
     )
 
 
-app = create_app(verifier_from_env())
+app = create_app(Verifier.from_env())

@@ -57,6 +57,7 @@ class RevocationFollower:
         #: ``recent`` holds exactly the events after this position.
         self._base: str | None = None
         self._changed = asyncio.Condition()
+        self._polling = asyncio.Lock()
         self._loaded = False
 
     def staleness(self, now: float | None = None) -> float:
@@ -74,7 +75,12 @@ class RevocationFollower:
         return snapshot
 
     async def poll(self) -> int:
-        """Apply every event since the last position; return how many."""
+        """Apply every event since the last position; return how many. Polls
+        are serialized, so the position only moves forward."""
+        async with self._polling:
+            return await self._poll()
+
+    async def _poll(self) -> int:
         if not self._loaded:
             await self.load()
             return 0

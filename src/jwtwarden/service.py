@@ -23,7 +23,14 @@ from .clock import Clock, SystemClock
 from .core.clients import Client, hash_client_secret, is_client_secret
 from .core.policy import Policy
 from .core.revocation import revocation_cause
-from .core.rotation import GraceReplay, Rejected, Reused, Rotated, decide_rotation
+from .core.rotation import (
+    GraceReplay,
+    Rejected,
+    Reused,
+    Rotated,
+    RotationDecision,
+    decide_rotation,
+)
 from .core.sessions import Session
 from .core.throttle import retry_after, throttle_keys
 from .core.users import User, normalize_username
@@ -48,6 +55,7 @@ from .tokens.access import AccessClaims, decode_access_token, encode_access_toke
 from .tokens.jwks import export_jwks
 from .tokens.keys import SigningKey
 from .tokens.refresh import (
+    ParsedRefreshToken,
     is_genuine,
     mint_refresh_token,
     new_salt,
@@ -263,15 +271,7 @@ class TokenService:
             if found is None:
                 raise InvalidGrantError()
             session, user = found
-            genuine = is_genuine(self.keys.ring.mac_secret, presented, session.salt)
-            decision = decide_rotation(
-                session,
-                user.revocation,
-                presented.generation,
-                genuine=genuine,
-                now=now,
-                policy=self.policy,
-            )
+            decision = self._judge(session, user, presented, now)
             if isinstance(decision, Rotated):
                 rotated = await self.store.rotate(session.sid, presented.generation, now)
                 if rotated is None:
@@ -295,6 +295,21 @@ class TokenService:
             assert isinstance(decision, Rejected)
             raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
         raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
+
+    def _judge(
+        self, session: Session, user: User, presented: ParsedRefreshToken, now: float
+    ) -> RotationDecision:
+        """The rotation rule applied to a presented token (MAC checked here,
+        in constant time)."""
+        genuine = is_genuine(self.keys.ring.mac_secret, presented, session.salt)
+        return decide_rotation(
+            session,
+            user.revocation,
+            presented.generation,
+            genuine=genuine,
+            now=now,
+            policy=self.policy,
+        )
 
     async def _revoke_for_reuse(
         self, session: Session, decision: Reused, now: float, ip: str | None, ua: str | None
@@ -553,16 +568,7 @@ class TokenService:
         if presented is None or found is None:
             return {"active": False}
         session, user = found
-        now = self.clock.now()
-        genuine = is_genuine(self.keys.ring.mac_secret, presented, session.salt)
-        decision = decide_rotation(
-            session,
-            user.revocation,
-            presented.generation,
-            genuine=genuine,
-            now=now,
-            policy=self.policy,
-        )
+        decision = self._judge(session, user, presented, self.clock.now())
         if not isinstance(decision, Rotated):
             return {"active": False}
         return {

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     store: str = Field(
         "sqlite:///./jwtwarden.db",
         max_length=2048,
-        description="Store URL: memory:// (tests) or sqlite:///path (the embedded default).",
+        description=(
+            "Store URL: sqlite:///path (the embedded default), postgresql://…, redis://…, or "
+            "memory:// (tests)."
+        ),
     )
     issuer: str | None = Field(
         None,

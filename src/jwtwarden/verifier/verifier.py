@@ -22,6 +22,7 @@ and judge roles alike.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -130,6 +131,28 @@ class Verifier:
             )
         if keys is not None:
             self.set_keys(keys)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
+        """A verifier for the jwtwarden server named by the environment:
+        ``JWTWARDEN_ISSUER`` (default ``http://127.0.0.1:8000``),
+        ``JWTWARDEN_AUDIENCE`` (default ``jwtwarden``), keys from its JWKS,
+        and, when ``JWTWARDEN_CLIENT_ID``/``JWTWARDEN_CLIENT_SECRET`` (from
+        ``jwtwarden clients add``) are set, revocations from its feed. Without
+        them only signatures and expiry are checked. Keyword arguments win."""
+        env = os.environ if environ is None else environ
+        issuer = env.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000").rstrip("/")
+        options: dict[str, Any] = {
+            "issuer": issuer,
+            "audience": env.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
+            "jwks_url": f"{issuer}/.well-known/jwks.json",
+        }
+        client_id = env.get("JWTWARDEN_CLIENT_ID")
+        if client_id:
+            options["feed"] = f"{issuer}/revocations"
+            options["feed_credentials"] = (client_id, env.get("JWTWARDEN_CLIENT_SECRET", ""))
+        options.update(overrides)
+        return cls(**options)
 
     def set_keys(self, keys: Mapping[str, Any] | Iterable[Any]) -> None:
         """Replace the key set (a JWKS document or key objects with ``kid``).
