@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +118,7 @@ class TokenService:
         self.clock: Clock = clock or SystemClock()
         self._events = EventSink(on_event)
         self._next_purge = float("-inf")
+        self._salts = _SaltCache()
 
     @classmethod
     async def open(
@@ -234,6 +237,7 @@ class TokenService:
             client_id=_bound(client_id, 128) or "jwtwarden",
         )
         await self.store.create_session(session)
+        self._salts.put(session.sid, session.salt)
         self._emit("login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent)
         await self._housekeeping(now)
         return self._issue(session, user, session.generation, now)
@@ -264,29 +268,29 @@ class TokenService:
             raise InvalidGrantError()
         now = self.clock.now()
         ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
-        # A lost compare-and-swap means another request rotated first: read
-        # again and judge anew (usually a grace replay of that rotation).
+        # The usual case in one store round trip: the salt is known here, the
+        # MAC checks out, and the store rotates only if the session is live.
+        salt = self._salts.get(presented.sid)
+        if salt is not None and is_genuine(self.keys.ring.mac_secret, presented, salt):
+            live = await self.store.rotate_if_live(
+                presented.sid, presented.generation, now, self.policy.idle_ttl
+            )
+            if live is not None:
+                return await self._rotated(live[0], live[1], now, ip, user_agent)
+        # Otherwise read and judge. A lost compare-and-swap means another
+        # request rotated first: read again (usually a grace replay of it).
         for _ in range(3):
             found = await self.store.get_session(presented.sid)
             if found is None:
                 raise InvalidGrantError()
             session, user = found
+            self._salts.put(session.sid, session.salt)
             decision = self._judge(session, user, presented, now)
             if isinstance(decision, Rotated):
                 rotated = await self.store.rotate(session.sid, presented.generation, now)
                 if rotated is None:
                     continue
-                self._emit(
-                    "refresh",
-                    now,
-                    sub=user.sub,
-                    sid=session.sid,
-                    ip=ip,
-                    user_agent=user_agent,
-                    generation=rotated.generation,
-                )
-                await self._housekeeping(now)
-                return self._issue(rotated, user, rotated.generation, now)
+                return await self._rotated(rotated, user, now, ip, user_agent)
             if isinstance(decision, GraceReplay):
                 return self._issue(session, user, decision.child_generation, now)
             if isinstance(decision, Reused):
@@ -295,6 +299,21 @@ class TokenService:
             assert isinstance(decision, Rejected)
             raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
         raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
+
+    async def _rotated(
+        self, session: Session, user: User, now: float, ip: str | None, user_agent: str | None
+    ) -> TokenPair:
+        self._emit(
+            "refresh",
+            now,
+            sub=user.sub,
+            sid=session.sid,
+            ip=ip,
+            user_agent=user_agent,
+            generation=session.generation,
+        )
+        await self._housekeeping(now)
+        return self._issue(session, user, session.generation, now)
 
     def _judge(
         self, session: Session, user: User, presented: ParsedRefreshToken, now: float
@@ -626,6 +645,26 @@ class TokenService:
     ) -> None:
         detail = {k: v for k, v in detail.items() if v is not None}
         self._events.emit(Event(kind, at, sub, sid, ip, user_agent, detail))
+
+
+class _SaltCache:
+    """Session salts seen by this process (a salt never changes), so a refresh
+    can check its MAC before the store is asked anything. Bounded; losing an
+    entry only means one slower refresh."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._salts: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sid: str) -> bytes | None:
+        return self._salts.get(sid)
+
+    def put(self, sid: str, salt: bytes) -> None:
+        with self._lock:
+            self._salts[sid] = salt
+            while len(self._salts) > self._size:
+                self._salts.popitem(last=False)
 
 
 def _introspected(claims: AccessClaims) -> dict[str, Any]:

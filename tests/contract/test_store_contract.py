@@ -352,3 +352,58 @@ async def test_a_run_of_dead_events_does_not_stall_the_feed(store: Store) -> Non
     await store.deny_jti("alive", T + 1000)
     events = await store.revocation_changes(None, T + 10, H, limit=10)
     assert [e.key for e in events] == ["alive"]
+
+
+async def test_rotate_if_live_agrees_with_the_rotation_rule(store: Store) -> None:
+    """The one-round-trip refresh rotates exactly when decide_rotation would
+    rotate a genuine current token, and changes nothing otherwise."""
+    import itertools
+
+    from jwtwarden.core.rotation import Rotated, decide_rotation
+
+    idle = 100.0
+    policy = Policy(idle_ttl=idle, access_ttl=H)
+    now = T + 1000
+    cases = itertools.product(
+        (0, 1),                                      # generation offset presented
+        (None, T + 500),                             # revoked_at
+        (now + 50, now),                             # expires_at
+        (now - idle + 0.5, now - idle),              # last_used_at
+        (None, now + 10, now),                       # banned_until
+        (None, T + 10, T, T - 10),                   # cutoff_at (session auth_time is T)
+        (False, True),                               # cutoff spares this session
+    )
+    checked = rotated = 0
+    for i, (offset, revoked, expires, last_used, banned, cutoff, kept) in enumerate(cases):
+        if i % 3:  # a third of the 384 combinations keeps the suite fast
+            continue
+        user = a_user(f"u{i}")
+        await store.create_user(user)
+        session = a_session(user.sub, generation=2, expires_at=expires, last_used_at=last_used,
+                            rotated_at=T + 1)
+        await store.create_session(session)
+        if revoked is not None:
+            await store.revoke_session(session.sid, revoked, "test")
+        if cutoff is not None:
+            await store.set_cutoff(user.sub, cutoff, session.sid if kept else None)
+        if banned is not None:
+            await store.set_ban(user.sub, banned, cutoff if cutoff is not None else T - 100)
+        found = await store.get_session(session.sid)
+        assert found is not None
+        before, owner = found
+        expected = decide_rotation(before, owner.revocation, 2 + offset, genuine=True, now=now,
+                                   policy=policy)
+        result = await store.rotate_if_live(session.sid, 2 + offset, now, idle)
+        after = await store.get_session(session.sid)
+        assert after is not None
+        if isinstance(expected, Rotated):
+            assert result is not None, (i, expected)
+            assert result[0] == replace(before, generation=3, rotated_at=now, last_used_at=now)
+            assert result[1].sub == user.sub and after[0] == result[0]
+            rotated += 1
+        else:
+            assert result is None, (i, expected, before, owner.revocation)
+            assert after[0] == before
+        checked += 1
+    assert checked == 128 and rotated > 0
+    assert await store.rotate_if_live("missing", 0, now, idle) is None

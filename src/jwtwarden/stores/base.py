@@ -92,6 +92,19 @@ class Store(Protocol):
         ``expected_generation``, advance it by one, stamp ``rotated_at`` and
         ``last_used_at`` with ``now`` and return it; otherwise ``None``."""
 
+    async def rotate_if_live(
+        self, sid: str, expected_generation: int, now: float, idle_ttl: float
+    ) -> tuple[Session, User] | None:
+        """The happy path of a refresh, in one atomic step and one round trip:
+        rotate (as :meth:`rotate`) only if the session is at
+        ``expected_generation``, unrevoked, ``now < expires_at``,
+        ``now - last_used_at < idle_ttl``, and its user exists, is not banned
+        at ``now`` and no cutoff covers the session; return the rotated
+        session and the user. Otherwise change nothing and return ``None``;
+        the caller then reads and judges with the full rotation rule. These
+        are exactly the conditions under which ``decide_rotation`` rotates a
+        genuine current token (the contract suite checks the two agree)."""
+
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         """Mark the session revoked; return it if this call revoked it."""
 

@@ -144,6 +144,29 @@ class MemoryStore:
             self._sessions[sid] = rotated
             return rotated
 
+    async def rotate_if_live(
+        self, sid: str, expected_generation: int, now: float, idle_ttl: float
+    ) -> tuple[Session, User] | None:
+        with self._lock:
+            session = self._sessions.get(sid)
+            user = None if session is None else self._users.get(session.sub)
+            if session is None or user is None or session.revoked_at is not None:
+                return None
+            live = (
+                session.generation == expected_generation
+                and now < session.expires_at
+                and now - session.last_used_at < idle_ttl
+                and not user.revocation.is_banned(now)
+                and not user.revocation.covers(session.auth_time, session.sid)
+            )
+            if not live:
+                return None
+            rotated = replace(
+                session, generation=expected_generation + 1, rotated_at=now, last_used_at=now
+            )
+            self._sessions[sid] = rotated
+            return rotated, user
+
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         with self._lock:
             session = self._sessions.get(sid)

@@ -232,6 +232,29 @@ class SqliteStore:
         row = await self._write_one(sql, params)
         return None if row is None else _session(row)
 
+    async def rotate_if_live(
+        self, sid: str, expected_generation: int, now: float, idle_ttl: float
+    ) -> tuple[Session, User] | None:
+        sql = (
+            "UPDATE sessions SET generation = generation + 1, rotated_at = :now, "
+            "last_used_at = :now WHERE sid = :sid AND generation = :gen AND revoked_at IS NULL "
+            "AND :now < expires_at AND :now - last_used_at < :idle AND EXISTS (SELECT 1 "
+            "FROM users u WHERE u.sub = sessions.sub "
+            "AND (u.banned_until IS NULL OR :now >= u.banned_until) "
+            "AND (u.cutoff_at IS NULL OR auth_time >= u.cutoff_at "
+            "OR sessions.sid = u.keep_sid)) "
+            f"RETURNING {_SESSION_COLUMNS}"
+        )
+        params = {"now": now, "sid": sid, "gen": expected_generation, "idle": idle_ttl}
+        row = await self._write_one(sql, params)
+        if row is None:
+            return None
+        session = _session(row)
+        user_row = self._read_one(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE sub = ?", (session.sub,)
+        )
+        return None if user_row is None else (session, _user(user_row))
+
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         return await self._run(self._revoke_session, sid, now, reason)
 
