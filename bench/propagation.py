@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
 import statistics
@@ -18,20 +17,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
-import psycopg
-import redis
+from _stores import store_url
 
 from jwtwarden import SessionRevokedError, Verifier
 
 N = 1000
 PASSWORD = "correct horse battery"
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS = "redis://127.0.0.1:6379/0"
 CHEAP_TEST_ARGON2 = {
     "JWTWARDEN_ARGON2_TIME_COST": "1",
     "JWTWARDEN_ARGON2_MEMORY_COST": "8",
@@ -45,31 +39,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
-def store(kind: str, work: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{work}/bench.db"
-    elif kind == "postgres":
-        schema = f"jwt_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{POSTGRES}?options={quote(f'-csearch_path={schema}')}"
-        finally:
-            with psycopg.connect(POSTGRES, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    else:
-        prefix = f"bench{secrets.token_hex(4)}"
-        try:
-            yield f"{REDIS}?prefix={prefix}"
-        finally:
-            client = redis.Redis.from_url(REDIS)
-            for key in client.scan_iter(f"{prefix}:*", count=1000):
-                client.delete(key)
-
-
 def measure(kind: str) -> list[float]:
-    with tempfile.TemporaryDirectory() as tmp, store(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
         work = Path(tmp)
         env = {
             **os.environ,

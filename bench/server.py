@@ -3,7 +3,8 @@ process) on 127.0.0.1, bounded in time. Reports requests/s and p50/p99 of
 
   (a) a bare Starlette JSON endpoint on the same uvicorn settings: the baseline,
   (b) GET /me with a live access token,
-  (c) the refresh grant with a fresh refresh token per request (SQLite store),
+  (c) the refresh grant with a fresh refresh token per request, on SQLite,
+      PostgreSQL and Redis (``python bench/server.py sqlite`` for one),
 
 with (b) and (c) as ratios to (a); medians of ROUNDS rounds.
 Run: ``python bench/server.py`` (needs ``wrk``: ``apt-get install wrk``; ~1 min).
@@ -27,10 +28,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from _stores import store_url
 
 ROUNDS = 3
 SECONDS = 4
 CONNECTIONS = 32
+#: Fresh refresh tokens per round: more than a round can spend.
+TOKENS_PER_ROUND = 12_000
 HERE = Path(__file__).resolve().parent
 CHEAP_TEST_ARGON2 = {
     "JWTWARDEN_ARGON2_TIME_COST": "1",
@@ -93,41 +97,30 @@ def median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
-async def fresh_refresh_tokens(workdir: Path, env: dict[str, str], n: int) -> list[str]:
-    """Log in n times through the library on the server's own SQLite file."""
-    os.environ.update(env)
-    from jwtwarden import Settings, TokenService
+async def fresh_refresh_tokens(url: str, n: int) -> list[str]:
+    """Log in n times through the server itself, as clients would (so its
+    sessions are its own, as in production)."""
+    form = {"grant_type": "password", "username": "bench", "password": "correct horse battery"}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
 
-    service = await TokenService.open(Settings())
-    tokens = [
-        (await service.login("bench", "correct horse battery")).refresh_token for _ in range(n)
-    ]
-    await service.close()
-    return tokens
+        async def one() -> str:
+            return str((await client.post("/token", data=form)).json()["refresh_token"])
+
+        tokens: list[str] = []
+        while len(tokens) < n:
+            tokens += await asyncio.gather(*(one() for _ in range(32)))
+    return tokens[:n]
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("bench/server.py needs wrk: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+def measure_store(kind: str, work: Path, base_env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """GET /me (sqlite only) and the refresh grant on one store."""
+    out: dict[str, dict[str, float]] = {}
+    with store_url(kind, work) as url_of_store:
         env = {
-            **os.environ,
-            **CHEAP_TEST_ARGON2,
-            "JWTWARDEN_STORE": f"sqlite:///{work}/jw.db",
-            "JWTWARDEN_KEY_FILE": str(work / "jw.keys"),
+            **base_env,
+            "JWTWARDEN_STORE": url_of_store,
+            "JWTWARDEN_KEY_FILE": str(work / f"{kind}.keys"),
         }
-        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
-
-        port = free_port()
-        with running(
-            [*uvicorn, "--app-dir", str(HERE), "--port", str(port), "_bare_app:app"],
-            port,
-            work,
-            env,
-        ) as url:
-            bare = median([wrk(url + "/") for _ in range(ROUNDS)])
-
         jw = [sys.executable, "-m", "jwtwarden"]
         subprocess.run(
             [*jw, "users", "add", "bench", "--password-stdin"],
@@ -139,38 +132,62 @@ def main() -> None:
             capture_output=True,
         )
         port = free_port()
-        env_serve = {**env, "JWTWARDEN_ISSUER": f"http://127.0.0.1:{port}"}
-        env_serve["JWTWARDEN_ACCESS_LOG"] = os.environ.get("JWTWARDEN_ACCESS_LOG", "true")
-        with running([*jw, "serve", "--port", str(port)], port, work, env_serve) as url:
-            token = httpx.post(
-                url + "/token",
-                data={
-                    "grant_type": "password",
-                    "username": "bench",
-                    "password": "correct horse battery",
-                },
-            ).json()
-            me = median(
-                [
-                    wrk(url + "/me", "-H", f"Authorization: Bearer {token['access_token']}")
-                    for _ in range(ROUNDS)
-                ]
-            )
-            refresh_runs = []
-            for _ in range(ROUNDS):
-                tokens = asyncio.run(fresh_refresh_tokens(work, env_serve, 6000 * SECONDS))
-                (work / "rt.txt").write_text("\n".join(tokens) + "\n")
-                refresh_runs.append(
+        env["JWTWARDEN_ISSUER"] = f"http://127.0.0.1:{port}"
+        env["JWTWARDEN_ACCESS_LOG"] = os.environ.get("JWTWARDEN_ACCESS_LOG", "true")
+        with running([*jw, "serve", "--port", str(port)], port, work, env) as url:
+            if kind == "sqlite":
+                token = httpx.post(
+                    url + "/token",
+                    data={
+                        "grant_type": "password",
+                        "username": "bench",
+                        "password": "correct horse battery",
+                    },
+                ).json()["access_token"]
+                out["GET /me (b)"] = median(
+                    [
+                        wrk(url + "/me", "-H", f"Authorization: Bearer {token}")
+                        for _ in range(ROUNDS)
+                    ]
+                )
+            tokens = asyncio.run(fresh_refresh_tokens(url, TOKENS_PER_ROUND * ROUNDS))
+            runs = []
+            for i in range(ROUNDS):
+                chunk = tokens[i * TOKENS_PER_ROUND : (i + 1) * TOKENS_PER_ROUND]
+                (work / "rt.txt").write_text("\n".join(chunk) + "\n")
+                runs.append(
                     wrk(url, "-s", str(HERE / "_refresh.lua"), script_args=(str(work / "rt.txt"),))
                 )
-            refresh = median(refresh_runs)
+            out[f"refresh grant, {kind} (c)"] = median(runs)
+    return out
 
-    print(f"wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, medians of {ROUNDS} rounds, one uvicorn worker")
-    for name, result in (
-        ("bare starlette (a)", bare),
-        ("GET /me (b)", me),
-        ("refresh grant, sqlite (c)", refresh),
-    ):
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench/server.py needs wrk: apt-get install wrk")
+    kinds = sys.argv[1:] or ["sqlite", "postgres", "redis"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {**os.environ, **CHEAP_TEST_ARGON2}
+        uvicorn = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
+        port = free_port()
+        with running(
+            [*uvicorn, "--app-dir", str(HERE), "--port", str(port), "_bare_app:app"],
+            port,
+            work,
+            env,
+        ) as url:
+            bare = median([wrk(url + "/") for _ in range(ROUNDS)])
+        results = {"bare starlette (a)": bare}
+        for kind in kinds:
+            results.update(measure_store(kind, work, env))
+
+    log = os.environ.get("JWTWARDEN_ACCESS_LOG", "true")
+    print(
+        f"wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, medians of {ROUNDS} rounds, one uvicorn "
+        f"worker, access log {log}"
+    )
+    for name, result in results.items():
         print(
             f"{name:28} {result['rps']:9,.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
             f"p99 {result['p99_ms']:6.2f} ms  ratio {result['rps'] / bare['rps']:.3f}  "

@@ -23,6 +23,7 @@ from jwtwarden.stores import postgres
 from jwtwarden.stores.postgres import SCHEMA_VERSION, PostgresStore
 from tests.stores.faults import silent_port
 from tests.stores.feed_race import a_follower_misses_nothing
+from tests.stores.live_rotation import rotate_if_live_agrees_at_float_boundaries
 from tests.stores.race import four_processes_make_one_lineage
 from tests.stores.servers import (
     POSTGRES_URL,
@@ -134,6 +135,10 @@ async def test_hot_queries_are_index_lookups_on_thousands_of_rows(
         "find_user": (postgres.FIND_USER, {"key": "user42"}),
         "get_session": (postgres.GET_SESSION, {"sid": "sid42"}),
         "rotate": (postgres.ROTATE, {"now": T, "sid": "sid42", "gen": 0}),
+        "rotate_if_live": (
+            postgres.ROTATE_IF_LIVE,
+            {"now": T, "sid": "sid42", "gen": 0, "idle": 1000.0},
+        ),
         "revocation_facts": (
             postgres.REVOCATION_FACTS,
             {"jti": "jti42", "now": T, "sid": "sid42", "sub": "sub42"},
@@ -346,3 +351,40 @@ async def test_wait_for_revocations_wakes_on_a_new_event(store: PostgresStore) -
     started = time.monotonic()
     await store.wait_for_revocations(position, 10)
     assert time.monotonic() - started < 2
+
+
+async def test_rotate_if_live_judges_float_boundaries_as_python_does(
+    store: PostgresStore,
+) -> None:
+    await rotate_if_live_agrees_at_float_boundaries(store)
+
+
+async def test_rotate_if_live_scans_both_tables_by_primary_key(
+    store: PostgresStore, schema: str
+) -> None:
+    """The one-round-trip refresh looks the sid up in sessions_pkey whatever
+    the statistics: on a tiny table, and when nearly every session is
+    expired (where a bare ``now < expires_at`` drew the planner to the
+    partial index sessions_by_expiry)."""
+    await user_with_session(store)
+    params = {"now": T, "sid": "sid42", "gen": 0, "idle": 1000.0}
+
+    def plan() -> str:
+        rows = admin_sql(schema, "EXPLAIN " + postgres.ROTATE_IF_LIVE, params)
+        return "\n".join(row[0] for row in rows)
+
+    assert "sessions_pkey" in plan() and "users_pkey" in plan(), plan()
+    admin_sql(
+        schema,
+        "INSERT INTO users (sub, username, username_key, password_hash, roles, created_at) "
+        "SELECT 'sub' || i, 'user' || i, 'user' || i, 'h', '{}', 0 "
+        "FROM generate_series(1, 5000) i",
+    )
+    admin_sql(
+        schema,
+        "INSERT INTO sessions (sid, sub, generation, salt, auth_time, expires_at, last_used_at, "
+        "client_id) SELECT 'sid' || i, 'sub' || (i % 5000 + 1), 0, '\\x00', 0, 0, 0, 'c' "
+        "FROM generate_series(1, 10000) i",
+    )
+    admin_sql(schema, "ANALYZE")
+    assert "sessions_pkey" in plan() and "users_pkey" in plan(), plan()

@@ -30,6 +30,7 @@ from jwtwarden.stores.redis import RedisStore
 from tests.conftest import CHEAP_TEST_PASSWORDS
 from tests.stores.faults import silent_port
 from tests.stores.feed_race import a_follower_misses_nothing
+from tests.stores.live_rotation import rotate_if_live_agrees_at_float_boundaries
 from tests.stores.race import four_processes_make_one_lineage
 from tests.stores.servers import (
     REDIS_URL,
@@ -85,6 +86,46 @@ async def test_scripts_survive_a_script_flush(store: RedisStore, admin: redis.Re
     admin.script_flush()  # EVALSHA now fails with NOSCRIPT; the store reloads
     rotated = await store.rotate(session.sid, 1, T + 2)
     assert rotated is not None and rotated.generation == 2
+
+
+async def test_the_one_round_trip_scripts_survive_a_script_flush(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    user, session = await user_with_session(store)
+    admin.script_flush()
+    found = await store.get_session(session.sid)
+    assert found is not None and found[0] == session and found[1].sub == user.sub
+    admin.script_flush()
+    rotated = await store.rotate_if_live(session.sid, 0, T + 1, 1000.0)
+    assert rotated is not None and rotated[0].generation == 1 and rotated[1] == found[1]
+
+
+async def test_rotate_if_live_judges_float_boundaries_as_python_does(store: RedisStore) -> None:
+    await rotate_if_live_agrees_at_float_boundaries(store)  # packed UUID subs too
+
+
+async def test_rotate_if_live_refreshes_the_ttl_like_rotate(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    """The key lives until the idle deadline of the new last use, or the
+    absolute expiry if that comes first."""
+    _, session = await user_with_session(store)  # expires at T + 5000
+    assert await store.rotate_if_live(session.sid, 0, T + 500, 1000.0) is not None
+    assert 990_000 < admin.pttl(store._session_key(session.sid)) <= 1_000_000
+    for generation, now in enumerate((T + 1400, T + 2300, T + 3200, T + 4100), start=1):
+        assert await store.rotate_if_live(session.sid, generation, now, 1000.0) is not None
+    assert 890_000 < admin.pttl(store._session_key(session.sid)) <= 900_000
+
+
+async def test_get_session_of_a_session_whose_user_is_gone(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    user, session = await user_with_session(store)
+    admin.delete(store._user_key(user.sub))
+    assert await store.get_session(session.sid) is None
+    assert await store.rotate_if_live(session.sid, 0, T + 1, 1000.0) is None
+    assert admin.hget(store._session_key(session.sid), "g") == b"0"  # unchanged
+    assert await store.get_session("missing") is None
 
 
 async def test_every_key_of_expirable_state_has_a_ttl(
@@ -213,6 +254,7 @@ async def test_a_flushed_redis_revokes_every_earlier_token_for_one_lifetime(
 @pytest.fixture
 def evicting_server(admin: redis.Redis) -> Iterator[None]:
     before = admin.config_get("maxmemory-policy")["maxmemory-policy"]
+    assert before is not None
     admin.config_set("maxmemory-policy", "volatile-lru")
     try:
         yield

@@ -3,8 +3,14 @@
 Every write is one statement (atomic on its own) and the rotation is one
 ``UPDATE … WHERE sid = %s AND generation = %s AND revoked_at IS NULL
 RETURNING …``: row locking makes racing refreshes from any number of
-processes produce exactly one rotation (DESIGN property 1). Every hot query
-(``get_session``, ``rotate``, ``revocation_facts``, ``login_failures``,
+processes produce exactly one rotation (DESIGN property 1). The happy path
+of a refresh (:meth:`PostgresStore.rotate_if_live`) is that same
+compare-and-swap with the liveness rule in its ``WHERE``, ``UPDATE sessions
+… FROM users … RETURNING`` the session and its user: one round trip. The
+user row is read, not locked, as by ``get_session`` before a ``rotate``: a
+cutoff committed concurrently may miss a rotation already under way, never
+one that starts after it. Every hot query (``get_session``, ``rotate``,
+``rotate_if_live``, ``revocation_facts``, ``login_failures``,
 ``find_user``) is an index lookup; ``tests/stores/test_postgres.py`` checks
 their plans with ``EXPLAIN``. Times are ``double precision`` epoch seconds,
 the very doubles the tokens carry, so equality is exact.
@@ -118,9 +124,13 @@ _LATER_CUTOFF = (
 
 # The hot queries, named so the EXPLAIN test checks the very SQL used here.
 FIND_USER = f"SELECT {_USER_COLUMNS} FROM users WHERE username_key = %(key)s"
+# A session and its user, columns qualified (both tables have ``sub``).
+_SESSION_AND_USER = (
+    f"{', '.join('s.' + c.strip() for c in _SESSION_COLUMNS.split(','))}, "
+    f"{', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))}"
+)
 GET_SESSION = (
-    f"SELECT {', '.join('s.' + c.strip() for c in _SESSION_COLUMNS.split(','))}, "
-    f"{', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))} "
+    f"SELECT {_SESSION_AND_USER} "
     "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = %(sid)s"
 )
 ROTATE = (
@@ -128,6 +138,27 @@ ROTATE = (
     "last_used_at = %(now)s "
     "WHERE sid = %(sid)s AND generation = %(gen)s AND revoked_at IS NULL "
     f"RETURNING {_SESSION_COLUMNS}"
+)
+# The happy path of a refresh: the compare-and-swap of ROTATE guarded by
+# every condition under which decide_rotation rotates the current generation,
+# joined to the user, in one statement (the sessions and users primary keys).
+# Each condition is written as the negation of core's test on the very same
+# float8 expressions (``now - last_used_at`` is not rearranged), so the
+# boundaries fall exactly where Python puts them. A user with no cutoff, or a
+# keep_sid NULL, leaves ``s.sid = u.keep_sid`` NULL, which spares nothing.
+# The session's conditions are one ``(…) IS TRUE``, which no index can serve
+# and which proves no partial index's predicate: otherwise statistics where
+# most sessions are expired (a purge behind) make the planner walk
+# sessions_by_expiry instead of looking the sid up in sessions_pkey.
+ROTATE_IF_LIVE = (
+    "UPDATE sessions s SET generation = s.generation + 1, rotated_at = %(now)s, "
+    "last_used_at = %(now)s FROM users u "
+    "WHERE s.sid = %(sid)s AND u.sub = s.sub "
+    "AND (s.generation = %(gen)s AND s.revoked_at IS NULL AND %(now)s < s.expires_at "
+    "AND %(now)s - s.last_used_at < %(idle)s) IS TRUE "
+    "AND (u.banned_until IS NULL OR NOT %(now)s < u.banned_until) "
+    "AND (u.cutoff_at IS NULL OR NOT s.auth_time < u.cutoff_at OR s.sid = u.keep_sid) "
+    f"RETURNING {_SESSION_AND_USER}"
 )
 REVOCATION_FACTS = (
     "SELECT EXISTS (SELECT 1 FROM denylist WHERE jti = %(jti)s AND forget_at > %(now)s), "
@@ -486,6 +517,19 @@ class PostgresStore:
         params = {"now": now, "sid": sid, "gen": expected_generation}
         row = await self._fetchone(ROTATE, params)
         return None if row is None else _session(row)
+
+    async def rotate_if_live(
+        self, sid: str, expected_generation: int, now: float, idle_ttl: float
+    ) -> tuple[Session, User] | None:
+        # Floats are sent as float8, so every comparison is in doubles.
+        params = {
+            "now": float(now),
+            "sid": sid,
+            "gen": expected_generation,
+            "idle": float(idle_ttl),
+        }
+        row = await self._fetchone(ROTATE_IF_LIVE, params)  # a write: never retried
+        return None if row is None else (_session(row[:13]), _user(row[13:]))
 
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         sql = (

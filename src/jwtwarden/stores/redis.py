@@ -3,8 +3,11 @@
 **Atomic steps are Lua scripts.** Every multi-key or read-modify-write step
 is one script, kept beside this module (``redis_*.lua``) and run by EVALSHA,
 reloaded on NOSCRIPT (``register_script``): the rotation compare-and-swap
-(``redis_rotate.lua``), revocation, user updates with "the later cutoff wins",
-the keyring compare-and-swap, purging one session if it has not changed.
+(``redis_rotate.lua``), the happy path of a refresh (``redis_rotate_live.lua``:
+the same compare-and-swap guarded by the whole liveness rule, returning the
+session and its user, so a refresh is one round trip), revocation, user
+updates with "the later cutoff wins", the keyring compare-and-swap, purging
+one session if it has not changed.
 
 **Key layout** (``P`` is the prefix, ``jw`` unless the URL says
 ``?prefix=…``). Hash tags keep each atomic step in one slot, so the layout
@@ -27,8 +30,8 @@ works on Redis Cluster::
     P:e              hash   the store's epoch (data-loss detection, below)
     P:x              stream the revocation feed (below)
 
-Reads that span two slots are two commands: ``get_session`` reads the session,
-then its user; ``find_user`` the name, then the user; ``list_sessions`` and
+Reads that span two slots are two commands: ``find_user`` reads the name,
+then the user; ``list_sessions`` and
 ``list_users`` an index, then the records (pipelined). Writes that span two
 slots are ordered so that a crash between them fails closed: a revoked sid
 enters ``P:rv`` *before* the session is marked, a username is claimed (with a
@@ -55,7 +58,15 @@ the latest denied token's lifetime) after its last event, when all are dead.
 (their record and ``P:x``): we chose atomicity over Cluster placement,
 because a feed written in a second command can lose an event the write
 made (a crash in between) or publish two racing user states in the wrong
-order (an un-revocation in the view). The client here is a plain
+order (an un-revocation in the view). Two more scripts span two slots, a
+session's and its user's, and for the same reason (one round trip, and the
+user's cutoff and ban judged in the same atomic step as the rotation):
+``redis_rotate_live.lua`` (``rotate_if_live``) and ``redis_session.lua``
+(``get_session``). They find the user key in the session hash, so it is not
+even among their ``KEYS``, which Cluster refuses outright; a Cluster port
+would read ``get_session`` in two commands again and have ``rotate_if_live``
+always return ``None`` (the caller then reads and rotates in two steps and
+decides the same). The client here is a plain
 ``redis.asyncio.Redis`` (standalone or Sentinel); running on Cluster would
 need the feed's sources moved under one hash tag (``P:{r}:d``, ``:rv``,
 ``:co``, ``:x``, and a per-user revocation mirror there) so that each
@@ -145,6 +156,7 @@ _T = TypeVar("_T")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SCRIPTS = (
     "create", "rotate", "revoke", "user", "index", "swap", "epoch", "forget", "release", "deny",
+    "rotate_live", "session",
 )  # fmt: skip
 #: Feed entries read (or purged) per XRANGE page.
 _FEED_PAGE = 1000
@@ -450,11 +462,8 @@ class RedisStore:
 
     async def get_session(self, sid: str) -> tuple[Session, User] | None:
         async def get(conn: _Conn) -> tuple[Session, User] | None:
-            session = _session(sid, await _hgetall(conn, self._session_key(sid)))
-            if session is None:
-                return None
-            user = _user(session.sub, await _hgetall(conn, self._user_key(session.sub)))
-            return None if user is None else (session, user)
+            found = await conn.scripts["session"](keys=[self._session_key(sid)], args=[self.prefix])
+            return _session_and_user(sid, found)
 
         return await self._run(get)
 
@@ -465,6 +474,18 @@ class RedisStore:
                 args=[str(expected_generation), _t(now), _f(self._idle or 0)],
             )
             return None if not fields else _session(sid, _pairs(fields))
+
+        return await self._run(rotate)
+
+    async def rotate_if_live(
+        self, sid: str, expected_generation: int, now: float, idle_ttl: float
+    ) -> tuple[Session, User] | None:
+        async def rotate(conn: _Conn) -> tuple[Session, User] | None:
+            found = await conn.scripts["rotate_live"](
+                keys=[self._session_key(sid)],
+                args=[str(expected_generation), _t(now), _f(idle_ttl), sid, self.prefix],
+            )
+            return _session_and_user(sid, found)
 
         return await self._run(rotate)
 
@@ -955,6 +976,18 @@ def _session(sid: str, h: dict[bytes, bytes]) -> Session | None:
         user_agent=_opt_s(h.get(b"y")),
         client_id=h[b"c"].decode() if b"c" in h else _DEFAULT_CLIENT,
     )
+
+
+def _session_and_user(sid: str, found: Any) -> tuple[Session, User] | None:
+    """Decode a script's ``{session fields, user fields}`` (nil: ``None``)."""
+    if not found:
+        return None
+    session_fields, user_fields = found
+    session = _session(sid, _pairs(session_fields))
+    if session is None:
+        return None
+    user = _user(session.sub, _pairs(user_fields))
+    return None if user is None else (session, user)
 
 
 def _user_fields(u: User) -> list[str]:
