@@ -74,7 +74,14 @@ async def test_logs_carry_no_token_password_or_query(
 
 @pytest.mark.parametrize(
     "method",
-    ["create_session", "rotate_if_live", "revoke_session", "deny_jti", "set_cutoff", "login_failures"],
+    [
+        "create_session",
+        "rotate_if_live",
+        "revoke_session",
+        "deny_jti",
+        "set_cutoff",
+        "login_failures",
+    ],
 )
 async def test_a_store_outage_is_503_with_retry_after_and_changes_nothing(
     h: Harness, monkeypatch: pytest.MonkeyPatch, method: str
