@@ -5,15 +5,20 @@ process) on 127.0.0.1, bounded in time. Reports requests/s and p50/p99 of
   (b) GET /me with a live access token,
   (c) the refresh grant with a fresh refresh token per request, on SQLite,
       PostgreSQL and Redis (``python bench/server.py sqlite`` for one),
+  (d) a protected route of examples/starlette_app.py (VerifierMiddleware: keys
+      from the server's JWKS, revocations from its feed, no call per request),
 
-with (b) and (c) as ratios to (a); medians of ROUNDS rounds.
-Run: ``python bench/server.py`` (needs ``wrk``: ``apt-get install wrk``; ~1 min).
+each as a ratio to (a); medians of ROUNDS rounds. ``JWTWARDEN_ACCESS_LOG=false``
+turns the server's access log off, as the baseline's is.
+Run: ``python bench/server.py`` (needs ``wrk``: ``apt-get install wrk``;
+a few minutes: the fresh refresh tokens are real logins).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -110,6 +115,52 @@ async def fresh_refresh_tokens(url: str, n: int) -> list[str]:
         while len(tokens) < n:
             tokens += await asyncio.gather(*(one() for _ in range(32)))
     return tokens[:n]
+
+
+def example_app(issuer: str, token: str, work: Path, env: dict[str, str]) -> dict[str, float]:
+    """(d): a protected route of examples/starlette_app.py, verifying with
+    keys from the server's JWKS and revocations from its feed."""
+    creds = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "jwtwarden", "clients", "add", f"bench-{free_port()}"],
+            cwd=work,
+            env=env,
+            text=True,
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    port = free_port()
+    app_env = {
+        **env,
+        "JWTWARDEN_ISSUER": issuer,
+        "JWTWARDEN_CLIENT_ID": creds["client_id"],
+        "JWTWARDEN_CLIENT_SECRET": creds["client_secret"],
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--app-dir",
+        str(HERE.parent),
+        "--port",
+        str(port),
+        "examples.starlette_app:app",
+    ]
+    with running(cmd, port, work, app_env) as url:
+        deadline = time.monotonic() + 10  # the feed's first snapshot
+        while (
+            httpx.get(url + "/me", headers={"authorization": f"Bearer {token}"}).status_code != 200
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("the example app never accepted the token")
+            time.sleep(0.05)
+        return median(
+            [wrk(url + "/me", "-H", f"Authorization: Bearer {token}") for _ in range(ROUNDS)]
+        )
 
 
 def measure_store(kind: str, work: Path, base_env: dict[str, str]) -> dict[str, dict[str, float]]:

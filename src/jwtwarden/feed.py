@@ -122,6 +122,10 @@ class RevocationFollower:
                 if failures == 1:
                     logger.warning("revocation feed: %s", exc.detail or exc.description)
                 await asyncio.sleep(min(2.0, self.poll_interval * 2**failures))
+            except Exception:  # a bug must not end the follower for good
+                failures += 1
+                logger.exception("revocation feed failed")
+                await asyncio.sleep(min(2.0, self.poll_interval * 2**failures))
 
     async def wait_for_change(self, timeout: float) -> None:
         """Return when new events were applied, or after ``timeout``."""

@@ -117,9 +117,29 @@ class AccessClaims:
 
 
 def encode_access_token(claims: dict[str, Any], key: SigningKey) -> str:
-    """Sign ``claims`` with ``key`` as an RFC 9068 access token."""
-    headers = {"kid": key.kid, "typ": "at+jwt"}
-    return jwt.encode(claims, key.private, algorithm=key.alg, headers=headers)
+    """Sign ``claims`` with ``key`` as an RFC 9068 access token. The header
+    is the same for every token of a key, so it is encoded once per key; the
+    signature comes from PyJWT's algorithm object, as in decoding."""
+    header = _HEADERS.get(key.kid)
+    if header is None:
+        header = _HEADERS[key.kid] = _b64encode(
+            json.dumps(
+                {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, separators=(",", ":")
+            ).encode()
+        )
+    payload = _b64encode(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}"
+    algorithm = _ALGORITHMS[key.alg]
+    signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(key.private))
+    return f"{signing_input}.{_b64encode(signature)}"
+
+
+#: Encoded header per kid (a handful of keys at most).
+_HEADERS: dict[str, str] = {}
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def read_header(token: str) -> dict[str, Any]:
