@@ -36,10 +36,10 @@ import httpx
 from _stores import store_url
 
 ROUNDS = 3
-SECONDS = 4
+SECONDS = 3
 CONNECTIONS = 32
 #: Fresh refresh tokens per round: more than a round can spend.
-TOKENS_PER_ROUND = 12_000
+TOKENS_PER_ROUND = 8_000
 HERE = Path(__file__).resolve().parent
 CHEAP_TEST_ARGON2 = {
     "JWTWARDEN_ARGON2_TIME_COST": "1",
