@@ -21,6 +21,9 @@ logger = logging.getLogger("jwtwarden.events")
 
 #: Kinds that mean an attack or a security decision, logged at WARNING.
 _WARNINGS = frozenset({"reuse_detected", "login_failed", "user_banned"})
+#: The routine, high-volume kind, logged at DEBUG (the access log already
+#: has a line per request); callbacks and metrics still see every one.
+_ROUTINE = frozenset({"refresh"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,10 @@ class EventSink:
         self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
-        level = logging.WARNING if event.kind in _WARNINGS else logging.INFO
+        if event.kind in _WARNINGS:
+            level = logging.WARNING
+        else:
+            level = logging.DEBUG if event.kind in _ROUTINE else logging.INFO
         if logger.isEnabledFor(level):
             logger.log(level, "%s", _Line(event), extra={"event": _fields(event)})
         for listener in self._listeners:
