@@ -201,6 +201,7 @@ def measure_store(kind: str, work: Path, base_env: dict[str, str]) -> dict[str, 
                         for _ in range(ROUNDS)
                     ]
                 )
+                out["starlette example /me (d)"] = example_app(url, token, work, env)
             tokens = asyncio.run(fresh_refresh_tokens(url, TOKENS_PER_ROUND * ROUNDS))
             runs = []
             for i in range(ROUNDS):

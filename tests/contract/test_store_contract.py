@@ -365,13 +365,13 @@ async def test_rotate_if_live_agrees_with_the_rotation_rule(store: Store) -> Non
     policy = Policy(idle_ttl=idle, access_ttl=H)
     now = T + 1000
     cases = itertools.product(
-        (0, 1),                                      # generation offset presented
-        (None, T + 500),                             # revoked_at
-        (now + 50, now),                             # expires_at
-        (now - idle + 0.5, now - idle),              # last_used_at
-        (None, now + 10, now),                       # banned_until
-        (None, T + 10, T, T - 10),                   # cutoff_at (session auth_time is T)
-        (False, True),                               # cutoff spares this session
+        (0, 1),  # generation offset presented
+        (None, T + 500),  # revoked_at
+        (now + 50, now),  # expires_at
+        (now - idle + 0.5, now - idle),  # last_used_at
+        (None, now + 10, now),  # banned_until
+        (None, T + 10, T, T - 10),  # cutoff_at (session auth_time is T)
+        (False, True),  # cutoff spares this session
     )
     checked = rotated = 0
     for i, (offset, revoked, expires, last_used, banned, cutoff, kept) in enumerate(cases):
@@ -379,8 +379,9 @@ async def test_rotate_if_live_agrees_with_the_rotation_rule(store: Store) -> Non
             continue
         user = a_user(f"u{i}")
         await store.create_user(user)
-        session = a_session(user.sub, generation=2, expires_at=expires, last_used_at=last_used,
-                            rotated_at=T + 1)
+        session = a_session(
+            user.sub, generation=2, expires_at=expires, last_used_at=last_used, rotated_at=T + 1
+        )
         await store.create_session(session)
         if revoked is not None:
             await store.revoke_session(session.sid, revoked, "test")
@@ -391,8 +392,9 @@ async def test_rotate_if_live_agrees_with_the_rotation_rule(store: Store) -> Non
         found = await store.get_session(session.sid)
         assert found is not None
         before, owner = found
-        expected = decide_rotation(before, owner.revocation, 2 + offset, genuine=True, now=now,
-                                   policy=policy)
+        expected = decide_rotation(
+            before, owner.revocation, 2 + offset, genuine=True, now=now, policy=policy
+        )
         result = await store.rotate_if_live(session.sid, 2 + offset, now, idle)
         after = await store.get_session(session.sid)
         assert after is not None

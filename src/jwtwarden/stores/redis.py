@@ -137,7 +137,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 
 from ..core.clients import Client
 from ..core.policy import Policy
@@ -179,6 +179,24 @@ class _Conn:
 
     redis: Redis
     scripts: dict[str, AsyncScript]
+
+
+class _WaitingPool(ConnectionPool):
+    """A connection pool that, when every connection is in use, waits (up to
+    the connect timeout) for one to be released instead of failing; only that
+    rare case pays for waiting."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = asyncio.get_running_loop().time() + (
+            self.connection_kwargs.get("socket_connect_timeout") or 2.0
+        )
+        while True:
+            try:
+                return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+            except MaxConnectionsError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.001)
 
 
 class RedisStore:
@@ -246,11 +264,10 @@ class RedisStore:
     # connections
 
     def _new_conn(self) -> _Conn:
-        # A plain pool: taking a free connection is a list pop, where the
-        # blocking pool's condition variable cost ~45 us a command (a third of
-        # a refresh). Past max_connections a command fails at once, which the
-        # server answers with 503 and Retry-After.
-        pool = ConnectionPool.from_url(
+        # Taking a free connection is a list pop; redis-py's blocking pool
+        # pays a condition variable on every command (~45 us, a third of a
+        # refresh). A burst past max_connections waits for one to come back.
+        pool = _WaitingPool.from_url(
             self._url,
             max_connections=self._max_connections,
             socket_timeout=self._timeout,
