@@ -82,6 +82,7 @@ from ..core.sessions import Session
 from ..core.users import User, normalize_username
 from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
+from ._rows import SESSION_COLUMNS, USER_COLUMNS, session_from, session_row, user_from
 from .base import RevocationFacts
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
@@ -110,11 +111,8 @@ def _migrations() -> list[tuple[int, str]]:
 #: The schema version this code reads and writes.
 SCHEMA_VERSION = max(version for version, _ in _migrations())
 
-_SESSION_COLUMNS = (
-    "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
-    "revoked_at, revoke_reason, ip, user_agent, client_id"
-)
-_USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
+_SESSION_COLUMNS = SESSION_COLUMNS
+_USER_COLUMNS = USER_COLUMNS
 # Of two racing cutoffs the later one wins, with its keep_sid. Every SET
 # expression sees the row as it was, so both CASEs judge the old cutoff.
 _LATER_CUTOFF = (
@@ -774,28 +772,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _session_row(s: Session) -> tuple[Any, ...]:
-    return (
-        s.sid,
-        s.sub,
-        s.generation,
-        s.salt,
-        s.auth_time,
-        s.expires_at,
-        s.last_used_at,
-        s.rotated_at,
-        s.revoked_at,
-        s.revoke_reason,
-        s.ip,
-        s.user_agent,
-        s.client_id,
-    )
+    return session_row(s)
 
 
 def _session(row: Any) -> Session:
-    return Session(row[0], row[1], row[2], bytes(row[3]), *row[4:])
+    return session_from(row)
 
 
 def _user(row: Any) -> User:
-    sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until = row
-    revocation = UserRevocation(cutoff_at, keep_sid, banned_until)
-    return User(sub, username, password_hash, tuple(roles), created_at, revocation)
+    return user_from(row, tuple(row[3]))

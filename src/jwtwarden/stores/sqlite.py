@@ -32,6 +32,7 @@ from ..core.sessions import Session
 from ..core.users import User, normalize_username
 from ..core.view import RevocationEvent, RevocationSnapshot
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
+from ._rows import SESSION_COLUMNS, USER_COLUMNS, session_from, session_row, user_from
 from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
@@ -40,11 +41,8 @@ SCHEMA_VERSION = 2
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
-_SESSION_COLUMNS = (
-    "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
-    "revoked_at, revoke_reason, ip, user_agent, client_id"
-)
-_USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
+_SESSION_COLUMNS = SESSION_COLUMNS
+_USER_COLUMNS = USER_COLUMNS
 # Of two racing cutoffs the later one wins, with its keep_sid.
 _LATER_CUTOFF = (
     "cutoff_at = CASE WHEN cutoff_at > :at THEN cutoff_at ELSE :at END, "
@@ -522,28 +520,12 @@ def _event(row: Any, horizon: float) -> RevocationEvent:
 
 
 def _session_row(s: Session) -> tuple[Any, ...]:
-    return (
-        s.sid,
-        s.sub,
-        s.generation,
-        s.salt,
-        s.auth_time,
-        s.expires_at,
-        s.last_used_at,
-        s.rotated_at,
-        s.revoked_at,
-        s.revoke_reason,
-        s.ip,
-        s.user_agent,
-        s.client_id,
-    )
+    return session_row(s)
 
 
 def _session(row: Any) -> Session:
-    return Session(row[0], row[1], row[2], bytes(row[3]), *row[4:])
+    return session_from(row)
 
 
 def _user(row: Any) -> User:
-    sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until = row
-    revocation = UserRevocation(cutoff_at, keep_sid, banned_until)
-    return User(sub, username, password_hash, tuple(json.loads(roles)), created_at, revocation)
+    return user_from(row, tuple(json.loads(row[3])))
