@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,23 +19,12 @@ import time
 from pathlib import Path
 
 import httpx
-from _stores import store_url
+from _support import CHEAP_TEST_ARGON2, free_port, store_url
 
 from jwtwarden import SessionRevokedError, Verifier
 
 N = 1000
 PASSWORD = "correct horse battery"
-CHEAP_TEST_ARGON2 = {
-    "JWTWARDEN_ARGON2_TIME_COST": "1",
-    "JWTWARDEN_ARGON2_MEMORY_COST": "8",
-    "JWTWARDEN_ARGON2_PARALLELISM": "1",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure(kind: str) -> list[float]:

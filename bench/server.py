@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _stores import store_url
+from _support import CHEAP_TEST_ARGON2, free_port, store_url
 
 ROUNDS = 3
 SECONDS = 3
@@ -41,17 +40,6 @@ CONNECTIONS = 32
 #: Fresh refresh tokens per round: more than a round can spend.
 TOKENS_PER_ROUND = 8_000
 HERE = Path(__file__).resolve().parent
-CHEAP_TEST_ARGON2 = {
-    "JWTWARDEN_ARGON2_TIME_COST": "1",
-    "JWTWARDEN_ARGON2_MEMORY_COST": "8",
-    "JWTWARDEN_ARGON2_PARALLELISM": "1",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import pytest
 
 from jwtwarden.errors import StoreUnavailableError
 from jwtwarden.server.app import OPERATIONS
-from tests.http.conftest import PASSWORD, Harness
+from tests.http.conftest import PASSWORD, Harness, MakeHarness
 
 
 async def test_health_and_readiness(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,3 +120,12 @@ async def test_a_store_outage_is_503_with_retry_after_and_changes_nothing(
 async def test_unknown_routes_and_methods(h: Harness) -> None:
     assert (await h.client.get("/nope")).status_code == 404
     assert (await h.client.get("/token")).status_code == 405
+
+
+async def test_the_access_log_can_be_turned_off(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    h = await make_harness(settings={"access_log": False})
+    await h.client.get("/healthz")
+    assert not [r for r in caplog.records if r.name == "jwtwarden.access"]

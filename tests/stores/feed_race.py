@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.stores.race import open_backend
+from jwtwarden.stores import open_store
 
 PROCESSES, DENIALS = 4, 50
 FORGET_AT = 4_000_000_000.0  # far ahead of the wall clock the Redis store checks
@@ -21,7 +21,7 @@ NOW, HORIZON = 1_800_000_000.0, 300.0
 
 def _worker(url: str, n: int, barrier: Any) -> None:
     async def main() -> None:
-        store = open_backend(url)
+        store = open_store(url)
         await store.ping()  # connect before the barrier, so the writes race
         barrier.wait()
         await asyncio.gather(*(store.deny_jti(f"p{n}-{i}", FORGET_AT) for i in range(DENIALS)))
@@ -36,7 +36,7 @@ async def a_follower_misses_nothing(
     """Run the race; ``order`` maps a position to something comparable.
     With ``wait`` the follower blocks in ``wait_for_revocations`` between
     reads instead of polling."""
-    store = open_backend(url)
+    store = open_store(url)
     position = (await store.revocation_snapshot(NOW, HORIZON)).position
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)

@@ -1,6 +1,6 @@
 """Four processes × 13 concurrent refreshes of one refresh token, on one
-store URL: exactly one child lineage (as tests/unit/test_refresh_races.py
-does for one SQLite file). The signing keys are shared through a key file."""
+store URL (a SQLite file, PostgreSQL or Redis): exactly one child lineage.
+The signing keys are shared through a key file."""
 
 from __future__ import annotations
 
@@ -13,28 +13,16 @@ from typing import Any
 from jwtwarden import Policy, TokenService
 from jwtwarden.clock import SystemClock
 from jwtwarden.keysource import FileKeySource, KeyManager
-from jwtwarden.stores import Store
+from jwtwarden.stores import open_store
 from tests.conftest import CHEAP_TEST_PASSWORDS
 
 PASSWORD = "correct horse battery"
 PROCESSES, TASKS = 4, 13
 
 
-def open_backend(url: str) -> Store:
-    """The store a URL names, built directly (module-level, so spawned
-    children can import it)."""
-    if url.startswith("postgresql://"):
-        from jwtwarden.stores.postgres import PostgresStore
-
-        return PostgresStore(url)
-    from jwtwarden.stores.redis import RedisStore
-
-    return RedisStore(url)
-
-
 def service(url: str, keys: str) -> TokenService:
     return TokenService(
-        open_backend(url),
+        open_store(url),
         KeyManager(FileKeySource(keys), "EdDSA", 300),
         Policy(),
         passwords=CHEAP_TEST_PASSWORDS,

@@ -8,18 +8,14 @@ inside the grace window, gets the very child the winner minted.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from jwtwarden import InvalidGrantError, Policy, TokenService
-from jwtwarden.clock import SystemClock
-from jwtwarden.keysource import FileKeySource, KeyManager
-from jwtwarden.stores import open_store
-from tests.conftest import CHEAP_TEST_PASSWORDS, ServiceFactory
+from jwtwarden import InvalidGrantError, TokenService
+from tests.conftest import ServiceFactory
+from tests.stores.race import four_processes_make_one_lineage
 
 PASSWORD = "correct horse battery"
 
@@ -83,60 +79,5 @@ async def test_strict_mode_race_never_yields_two_live_children(
     assert (await svc.get_session(pair.sid)).generation == 1
 
 
-def _process_worker(db: str, keys: str, token: str, barrier: Any, out: Any) -> None:
-    async def main() -> list[tuple[str, str]]:
-        store = open_store(f"sqlite:///{db}")
-        policy = Policy()
-        svc = TokenService(
-            store,
-            KeyManager(FileKeySource(keys), "EdDSA", 300),
-            policy,
-            passwords=CHEAP_TEST_PASSWORDS,
-            clock=SystemClock(),
-        )
-        await svc.start()
-        barrier.wait()
-        results = []
-        for outcome in await asyncio.gather(
-            *(svc.refresh(token) for _ in range(13)), return_exceptions=True
-        ):
-            if isinstance(outcome, BaseException):
-                results.append(("err", type(outcome).__name__))
-            else:
-                results.append(("ok", outcome.refresh_token))
-        await svc.close()
-        return results
-
-    out.put(asyncio.run(main()))
-
-
 async def test_four_processes_on_one_sqlite_file_make_one_lineage(tmp_path: Path) -> None:
-    db, keys = str(tmp_path / "race.db"), str(tmp_path / "race.keys")
-    svc = TokenService(
-        open_store(f"sqlite:///{db}"),
-        KeyManager(FileKeySource(keys), "EdDSA", 300),
-        Policy(),
-        passwords=CHEAP_TEST_PASSWORDS,
-        clock=SystemClock(),
-    )
-    await svc.start()
-    await svc.create_user("alice", PASSWORD)
-    pair = await svc.login("alice", PASSWORD)
-
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(4), ctx.Queue()
-    procs = [
-        ctx.Process(target=_process_worker, args=(db, keys, pair.refresh_token, barrier, out))
-        for _ in range(4)
-    ]
-    for p in procs:
-        p.start()
-    results = [r for _ in procs for r in await asyncio.to_thread(out.get, True, 120)]
-    for p in procs:
-        p.join(timeout=30)
-    assert len(results) == 52
-    children = {value for status, value in results if status == "ok"}
-    assert len(children) == 1, results
-    session = await svc.get_session(pair.sid)
-    assert session.generation == 1 and session.revoked_at is None
-    await svc.close()
+    await four_processes_make_one_lineage(f"sqlite:///{tmp_path / 'race.db'}", tmp_path)

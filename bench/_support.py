@@ -1,14 +1,22 @@
-"""Throwaway stores on the local servers for the benchmarks: a fresh SQLite
-file, a PostgreSQL schema or a Redis key prefix, removed afterwards."""
+"""What the HTTP benchmarks share: cheap test argon2 settings, a free
+loopback port, and throwaway stores on the local servers (a fresh SQLite
+file, a PostgreSQL schema or a Redis key prefix, removed afterwards)."""
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+#: Cheap argon2id parameters, for benchmarks and tests only.
+CHEAP_TEST_ARGON2 = {
+    "JWTWARDEN_ARGON2_TIME_COST": "1",
+    "JWTWARDEN_ARGON2_MEMORY_COST": "8",
+    "JWTWARDEN_ARGON2_PARALLELISM": "1",
+}
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -40,3 +48,9 @@ def store_url(kind: str, work: Path) -> Iterator[str]:
                 client.delete(key)
     else:
         raise ValueError(kind)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
