@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..core.policy import Policy
 from ..errors import ConfigurationError
 from .base import RevocationFacts, Store
 
 __all__ = ["RevocationFacts", "Store", "open_store"]
 
 
-def open_store(url: str) -> Store:
-    """The store a URL names.
+def open_store(url: str, policy: Policy | None = None) -> Store:
+    """The store a URL names, for a service judged by ``policy`` (default
+    ``Policy()``): a store that sets TTLs on what it writes takes them from
+    the policy it is opened with, never from the calls it happens to see.
 
     Raises :class:`~jwtwarden.errors.ConfigurationError` for an unknown or
     malformed URL. Only the chosen backend's module (and driver) is imported.

@@ -9,13 +9,20 @@ refresh token can never both rotate it (DESIGN property 1).
 No usable token material is ever stored: sessions keep a generation and a
 salt, the denylist keeps ``jti``s, and signing keys arrive as an encrypted
 blob or not at all.
+
+Capabilities that only some backends have are small protocols of their own,
+checked with ``isinstance`` where they are used:
+:class:`WaitsForRevocations` (a store that can push, so a follower need not
+poll) and :class:`Migrates` (a store with a versioned schema the operator
+upgrades with ``jwtwarden migrate``). A backend that has neither still passes
+the contract suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..core.clients import Client
 from ..core.policy import Policy
@@ -24,7 +31,7 @@ from ..core.sessions import Session
 from ..core.users import User
 from ..core.view import RevocationEvent, RevocationSnapshot
 
-__all__ = ["RevocationFacts", "Store"]
+__all__ = ["Migrates", "RevocationFacts", "Store", "WaitsForRevocations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +171,29 @@ class Store(Protocol):
     async def save_keyring(self, blob: bytes, expected: bytes | None) -> bool:
         """Store ``blob`` if the current one is ``expected``
         (``None``: absent); compare-and-swap so first starts don't race."""
+
+
+@runtime_checkable
+class WaitsForRevocations(Protocol):
+    """A store that can wake a follower when the revocation feed grows
+    (PostgreSQL ``LISTEN/NOTIFY``, Redis ``XREAD BLOCK``); a store without it
+    is polled."""
+
+    async def wait_for_revocations(self, after: str | None, timeout: float) -> None:
+        """Return once the feed may hold an event after position ``after``,
+        or after ``timeout`` seconds. Waking without a new event is allowed
+        (the caller reads the feed after every wake); sleeping through one
+        is not. Raises StoreUnavailableError."""
+
+
+@runtime_checkable
+class Migrates(Protocol):
+    """A store whose schema is versioned and upgraded on request, never
+    behind the operator's back."""
+
+    async def migrate(self) -> int:
+        """Apply every pending migration; return the version now in place.
+        ConfigurationError if the schema is newer than this code."""
+
+    async def schema_version(self) -> int | None:
+        """The version in place; ``None`` for a fresh (empty) schema."""
