@@ -19,10 +19,10 @@ revoked by updating one row instead of 1,000 denylist inserts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
-__all__ = ["Cause", "UserRevocation", "revocation_cause"]
+__all__ = ["NO_REVOCATION", "Cause", "UserRevocation", "later_cutoff", "revocation_cause"]
 
 
 class Cause(Enum):
@@ -54,6 +54,22 @@ class UserRevocation:
 
 
 NO_REVOCATION = UserRevocation()
+
+
+def later_cutoff(
+    revocation: UserRevocation, cutoff_at: float, keep_sid: str | None
+) -> UserRevocation:
+    """``revocation`` with a cutoff at ``cutoff_at`` sparing ``keep_sid``.
+
+    A cutoff only moves forward: of two racing cutoffs the later one wins,
+    with its own ``keep_sid``, whatever order they land in. Moving it back
+    would bring sessions killed by the later one back to life. An equal
+    cutoff replaces ``keep_sid`` (the newer call's intent). The SQL and Lua
+    copies of this rule name this function.
+    """
+    if revocation.cutoff_at is not None and revocation.cutoff_at > cutoff_at:
+        return revocation
+    return replace(revocation, cutoff_at=cutoff_at, keep_sid=keep_sid)
 
 
 def revocation_cause(

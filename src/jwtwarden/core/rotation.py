@@ -30,6 +30,7 @@ __all__ = [
     "Rotated",
     "RotationDecision",
     "decide_rotation",
+    "rotates_now",
 ]
 
 
@@ -110,3 +111,32 @@ def _in_grace(session: Session, now: float, policy: Policy) -> bool:
     # concurrent rotation landed (another process, another thread) lost the
     # race; it is inside the window, not reuse.
     return now - session.rotated_at <= policy.refresh_grace
+
+
+def rotates_now(
+    session: Session,
+    user: UserRevocation,
+    presented_generation: int,
+    *,
+    now: float,
+    idle_ttl: float,
+) -> bool:
+    """Whether a genuine refresh token of ``presented_generation`` rotates
+    ``session`` at ``now``: exactly when :func:`decide_rotation` returns
+    :class:`Rotated`.
+
+    This is the happy path of a refresh that every store runs in one atomic
+    step (``Store.rotate_if_live``); the SQL and Lua copies name this
+    function, and the contract suite checks each store against it. Each test
+    is written as :func:`decide_rotation` and ``Session.is_expired`` write
+    it (``now - last_used_at < idle_ttl``, never rearranged), so float
+    boundaries fall in the same place.
+    """
+    return (
+        session.revoked_at is None
+        and session.generation == presented_generation
+        and now < session.expires_at
+        and now - session.last_used_at < idle_ttl
+        and not user.is_banned(now)
+        and not user.covers(session.auth_time, session.sid)
+    )

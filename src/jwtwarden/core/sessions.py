@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .policy import Policy
 from .revocation import UserRevocation
 
-__all__ = ["Session"]
+__all__ = ["Session", "is_purgeable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,24 @@ class Session:
             and not self.is_expired(now, policy)
             and not user.covers(self.auth_time, self.sid)
         )
+
+
+def is_purgeable(
+    session: Session, user: UserRevocation | None, *, now: float, policy: Policy
+) -> bool:
+    """Whether a store may delete ``session`` at ``now`` (DESIGN property 7).
+
+    An unrevoked session goes once it can never be refreshed again: past its
+    absolute lifetime, idle for the idle TTL, its user gone (``None``), or
+    covered by its user's cutoff. A revoked one is kept one revocation
+    horizon longer: the feed and the snapshot report it until every access
+    token it minted has expired (``core.view.event_forget_at``).
+
+    Stores purge in SQL or Lua for speed; each copy names this function and
+    the contract suite checks it agrees. A copy may rearrange a comparison to
+    use an index (``last_used_at <= now - idle_ttl``); that moves a purge by
+    at most the last bit of a float, a fraction of a microsecond.
+    """
+    if session.revoked_at is not None:
+        return session.revoked_at + policy.revocation_horizon <= now
+    return user is None or not session.is_live(now, policy, user)

@@ -20,9 +20,23 @@ from typing import Any
 
 from .revocation import NO_REVOCATION, Cause, UserRevocation, revocation_cause
 
-__all__ = ["RevocationEvent", "RevocationSnapshot", "RevocationView"]
+__all__ = ["RevocationEvent", "RevocationSnapshot", "RevocationView", "event_forget_at"]
 
 _JTI, _SID, _SUB = 0, 1, 2
+
+
+def event_forget_at(kind: str, at: float, forget_at: float | None, horizon: float) -> float:
+    """When a feed event of ``kind`` that happened ``at`` can no longer matter.
+
+    A ``jti`` event denies one access token, so it matters until that token
+    would expire anyway: its own ``forget_at``. A revoked session, a user's
+    cutoff or ban and a store cutoff each cover access tokens issued before
+    ``at``, the last of which expires one revocation ``horizon`` later. Stores
+    trim their feeds and snapshots by this; SQL and Lua copies name it.
+    """
+    if kind == "jti" and forget_at is not None:
+        return forget_at
+    return at + horizon
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,11 @@ from dataclasses import replace
 
 from ..core.clients import Client
 from ..core.policy import Policy
-from ..core.revocation import NO_REVOCATION, UserRevocation
-from ..core.sessions import Session
+from ..core.revocation import NO_REVOCATION, UserRevocation, later_cutoff
+from ..core.rotation import rotates_now
+from ..core.sessions import Session, is_purgeable
 from ..core.users import User, normalize_username
-from ..core.view import RevocationEvent, RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot, event_forget_at
 from ..errors import StoreConflictError
 from .base import RevocationFacts
 
@@ -26,7 +27,9 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     """The whole store in process memory; gone when the process ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, policy: Policy | None = None) -> None:
+        #: The policy the store was opened with.
+        self.policy = policy or Policy()
         self._lock = threading.Lock()
         self._users: dict[str, User] = {}
         self._names: dict[str, str] = {}
@@ -72,7 +75,7 @@ class MemoryStore:
                 return False
             revocation = user.revocation
             if cutoff_at is not None:
-                revocation = _later_cutoff(revocation, cutoff_at, keep_sid)
+                revocation = later_cutoff(revocation, cutoff_at, keep_sid)
             self._users[sub] = replace(user, password_hash=password_hash, revocation=revocation)
             if cutoff_at is not None:
                 self._user_event(sub, revocation)
@@ -83,7 +86,7 @@ class MemoryStore:
             user = self._users.get(sub)
             if user is None:
                 return False
-            revocation = _later_cutoff(user.revocation, cutoff_at, None)
+            revocation = later_cutoff(user.revocation, cutoff_at, None)
             self._users[sub] = replace(user, roles=roles, revocation=revocation)
             self._user_event(sub, revocation)
             return True
@@ -93,7 +96,7 @@ class MemoryStore:
             user = self._users.get(sub)
             if user is None:
                 return False
-            revocation = _later_cutoff(user.revocation, cutoff_at, keep_sid)
+            revocation = later_cutoff(user.revocation, cutoff_at, keep_sid)
             self._users[sub] = replace(user, revocation=revocation)
             self._user_event(sub, revocation)
             return True
@@ -103,9 +106,7 @@ class MemoryStore:
             user = self._users.get(sub)
             if user is None:
                 return False
-            revocation = replace(
-                _later_cutoff(user.revocation, cutoff_at, None), banned_until=until
-            )
+            revocation = replace(later_cutoff(user.revocation, cutoff_at, None), banned_until=until)
             self._users[sub] = replace(user, revocation=revocation)
             self._user_event(sub, revocation)
             return True
@@ -152,14 +153,9 @@ class MemoryStore:
             user = None if session is None else self._users.get(session.sub)
             if session is None or user is None or session.revoked_at is not None:
                 return None
-            live = (
-                session.generation == expected_generation
-                and now < session.expires_at
-                and now - session.last_used_at < idle_ttl
-                and not user.revocation.is_banned(now)
-                and not user.revocation.covers(session.auth_time, session.sid)
-            )
-            if not live:
+            if not rotates_now(
+                session, user.revocation, expected_generation, now=now, idle_ttl=idle_ttl
+            ):
                 return None
             rotated = replace(
                 session, generation=expected_generation + 1, rotated_at=now, last_used_at=now
@@ -202,12 +198,16 @@ class MemoryStore:
             snapshot.position = str(self._position)
             snapshot.denied = {jti: at for jti, at in self._denied.items() if at > now}
             for session in self._sessions.values():
-                if session.revoked_at is not None and session.revoked_at + horizon > now:
-                    snapshot.sessions[session.sid] = session.revoked_at + horizon
+                if session.revoked_at is not None:
+                    forget_at = event_forget_at("sid", session.revoked_at, None, horizon)
+                    if forget_at > now:
+                        snapshot.sessions[session.sid] = forget_at
             for user in self._users.values():
                 cutoff = user.revocation.cutoff_at
-                if cutoff is not None and cutoff + horizon > now:
-                    snapshot.users[user.sub] = (user.revocation, cutoff + horizon)
+                if cutoff is not None:
+                    forget_at = event_forget_at("user", cutoff, None, horizon)
+                    if forget_at > now:
+                        snapshot.users[user.sub] = (user.revocation, forget_at)
         return snapshot
 
     async def revocation_changes(
@@ -220,7 +220,7 @@ class MemoryStore:
         return [e for e in events if e.forget_at > now][:limit]
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
-        idle_ttl, horizon = policy.idle_ttl, policy.revocation_horizon
+        horizon = policy.revocation_horizon
         with self._lock:
             kept_events = [e for e in self._events if _event(e, horizon).forget_at > now]
             stale_events = len(self._events) - len(kept_events)
@@ -229,7 +229,9 @@ class MemoryStore:
             for jti in denied:
                 del self._denied[jti]
             dead = [
-                s.sid for s in self._sessions.values() if self._is_dead(s, now, idle_ttl, horizon)
+                s.sid
+                for s in self._sessions.values()
+                if is_purgeable(s, self._revocation_of(s.sub), now=now, policy=policy)
             ]
             for sid in dead:
                 del self._sessions[sid]
@@ -243,13 +245,9 @@ class MemoryStore:
                     del self._failures[key]
         return len(denied) + len(dead) + dropped + stale_events
 
-    def _is_dead(self, session: Session, now: float, idle_ttl: float, horizon: float) -> bool:
-        if session.revoked_at is not None:
-            return session.revoked_at + horizon <= now
-        if session.expires_at <= now or session.last_used_at + idle_ttl <= now:
-            return True
-        user = self._users.get(session.sub)
-        return user is None or user.revocation.covers(session.auth_time, session.sid)
+    def _revocation_of(self, sub: str) -> UserRevocation | None:
+        user = self._users.get(sub)
+        return None if user is None else user.revocation
 
     async def login_failures(
         self, keys: Sequence[str], since: float
@@ -309,14 +307,5 @@ def _event(
 ) -> RevocationEvent:
     position, kind, key, at, forget_at, user = row
     return RevocationEvent(
-        str(position), kind, key, forget_at if forget_at is not None else at + horizon, user
+        str(position), kind, key, event_forget_at(kind, at, forget_at, horizon), user
     )
-
-
-def _later_cutoff(
-    revocation: UserRevocation, cutoff_at: float, keep_sid: str | None
-) -> UserRevocation:
-    """A cutoff only moves forward: of two racing cutoffs, the later wins."""
-    if revocation.cutoff_at is not None and revocation.cutoff_at > cutoff_at:
-        return revocation
-    return replace(revocation, cutoff_at=cutoff_at, keep_sid=keep_sid)
