@@ -21,7 +21,7 @@ from collections import deque
 from .clock import Clock
 from .core.view import RevocationEvent, RevocationSnapshot, RevocationView
 from .errors import StoreError
-from .stores.base import Store
+from .stores.base import Store, WaitsForRevocations
 
 __all__ = ["RevocationFollower"]
 
@@ -107,7 +107,8 @@ class RevocationFollower:
     async def run(self) -> None:
         """Follow until cancelled; store errors are logged and retried (the
         view grows stale meanwhile, which callers see through ``staleness``)."""
-        wait = getattr(self.store, "wait_for_revocations", None)
+        store = self.store
+        wait = store.wait_for_revocations if isinstance(store, WaitsForRevocations) else None
         failures = 0
         while True:
             try:

@@ -30,6 +30,7 @@ from ..errors import JwtWardenError, NotFoundError
 from ..service import TokenService
 from ..settings import Settings
 from ..stores import open_store
+from ..stores.base import Migrates
 
 __all__ = ["cli", "main"]
 
@@ -425,10 +426,9 @@ def migrate(settings: Settings) -> None:
     """Bring the store's schema up to date (PostgreSQL; SQLite does it itself)."""
 
     async def action() -> int | None:
-        store = open_store(settings.store)
+        store = open_store(settings.store, settings.to_policy())
         try:
-            run = getattr(store, "migrate", None)
-            return None if run is None else int(await run())
+            return await store.migrate() if isinstance(store, Migrates) else None
         finally:
             await store.close()
 
