@@ -1,4 +1,8 @@
-"""JWKS export (RFC 7517) and key ids (RFC 7638 thumbprints)."""
+"""JWKS export (RFC 7517) and key ids (RFC 7638 thumbprints).
+
+This module knows public keys only; ``keys.py`` (the private side) builds on
+it, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,23 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-if TYPE_CHECKING:
-    from .keys import PublicKey, SigningKey
+__all__ = [
+    "PublicKey",
+    "PublishedKey",
+    "VerifyingKey",
+    "export_jwks",
+    "parse_jwks",
+    "public_jwk",
+    "thumbprint",
+]
 
-__all__ = ["VerifyingKey", "export_jwks", "parse_jwks", "public_jwk", "thumbprint"]
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 #: Algorithms a published key may carry; anything else in a JWKS is skipped.
 _PUBLIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
@@ -29,6 +40,19 @@ class VerifyingKey:
     kid: str
     alg: str
     public: Any
+
+
+class PublishedKey(Protocol):
+    """What the JWKS export reads of a key (a ``keys.SigningKey`` is one)."""
+
+    @property
+    def kid(self) -> str: ...
+    @property
+    def alg(self) -> str: ...
+    @property
+    def public(self) -> PublicKey | bytes: ...
+    @property
+    def is_symmetric(self) -> bool: ...
 
 
 # RFC 7638 §3.2: the members that define each key type, in lexicographic order.
@@ -55,7 +79,7 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
-def export_jwks(keys: Iterable[SigningKey]) -> dict[str, Any]:
+def export_jwks(keys: Iterable[PublishedKey]) -> dict[str, Any]:
     """The JWK Set of every asymmetric key given; shared secrets are never
     published."""
     out = []

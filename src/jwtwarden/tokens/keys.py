@@ -21,15 +21,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..errors import ConfigurationError
-from .jwks import public_jwk, thumbprint
+from .jwks import PublicKey, public_jwk, thumbprint
 
-__all__ = ["ALGORITHMS", "KeyRing", "SigningKey", "generate_key"]
+__all__ = ["ALGORITHMS", "KeyRing", "PublicKey", "SigningKey", "generate_key"]
 
 Algorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("EdDSA", "ES256", "RS256", "HS256")
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True, slots=True)
