@@ -35,7 +35,13 @@ from .core.rotation import (
 )
 from .core.sessions import Session
 from .core.throttle import retry_after, throttle_keys
-from .core.users import User, normalize_username
+from .core.users import (
+    MAX_USERNAME_LENGTH,
+    User,
+    normalize_username,
+    validate_roles,
+    validate_username,
+)
 from .core.view import RevocationSnapshot
 from .errors import (
     InvalidClientError,
@@ -67,9 +73,6 @@ from .tokens.refresh import (
 
 __all__ = ["TokenPair", "TokenService"]
 
-MAX_USERNAME_LENGTH = 150
-MAX_ROLES = 32
-_ROLE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 #: Compared against when a client id is unknown, so both paths do the same work.
 _NO_CLIENT_HASH = hash_client_secret(secrets.token_urlsafe(32))
@@ -150,14 +153,14 @@ class TokenService:
     async def create_user(self, username: str, password: str, roles: Iterable[str] = ()) -> User:
         """Add a user. Raises InvalidRequestError for a bad username, password
         or role, StoreConflictError if the username is taken."""
-        username = _validate_username(username)
+        username = validate_username(username)
         password = self.passwords.validate_new(password)
         now = self.clock.now()
         user = User(
             str(uuid.uuid4()),
             username,
             await self.passwords.hash(password),
-            _validate_roles(roles),
+            validate_roles(roles),
             now,
         )
         try:
@@ -500,7 +503,7 @@ class TokenService:
     async def set_roles(self, sub: str, roles: Iterable[str]) -> None:
         """New roles; every token carrying the old ones dies (the user logs in
         again), in one write."""
-        checked = _validate_roles(roles)
+        checked = validate_roles(roles)
         now = self.clock.now()
         if not await self.store.set_roles(sub, checked, now):
             raise NotFoundError("No such user.")
@@ -669,27 +672,6 @@ class _SaltCache:
 
 def _introspected(claims: AccessClaims) -> dict[str, Any]:
     return {"active": True, "token_type": "access_token", **claims.raw}
-
-
-def _validate_username(username: object) -> str:
-    if not isinstance(username, str) or not 1 <= len(username) <= MAX_USERNAME_LENGTH:
-        raise InvalidRequestError(f"A username is 1 to {MAX_USERNAME_LENGTH} characters.")
-    if username != username.strip() or not username.isprintable():
-        raise InvalidRequestError("A username has no control characters or outer spaces.")
-    return username
-
-
-def _validate_roles(roles: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(roles, str):
-        raise InvalidRequestError("Roles are a list of names.")
-    checked = tuple(dict.fromkeys(roles))
-    if len(checked) > MAX_ROLES or not all(
-        isinstance(r, str) and _ROLE.fullmatch(r) for r in checked
-    ):
-        raise InvalidRequestError(
-            f"At most {MAX_ROLES} roles, each 1-64 characters of letters, digits and _.:-"
-        )
-    return checked
 
 
 def _bound(value: str | None, limit: int) -> str | None:

@@ -2,18 +2,60 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..errors import InvalidRequestError
 from .revocation import UserRevocation
 
-__all__ = ["User", "normalize_username"]
+__all__ = [
+    "MAX_ROLES",
+    "MAX_ROLE_LENGTH",
+    "MAX_USERNAME_LENGTH",
+    "User",
+    "normalize_username",
+    "validate_roles",
+    "validate_username",
+]
+
+MAX_USERNAME_LENGTH = 150
+MAX_ROLES = 32
+MAX_ROLE_LENGTH = 64
+_ROLE = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_ROLE_LENGTH}}}")
 
 
 def normalize_username(username: str) -> str:
     """The key usernames are unique by: NFKC, case-folded, so that ``Alice``,
     ``alice`` and a full-width ``ａｌｉｃｅ`` are one account."""
     return unicodedata.normalize("NFKC", username).casefold()
+
+
+def validate_username(username: object) -> str:
+    """``username`` if it may name an account: 1 to ``MAX_USERNAME_LENGTH``
+    printable characters, no outer spaces. Raises InvalidRequestError."""
+    if not isinstance(username, str) or not 1 <= len(username) <= MAX_USERNAME_LENGTH:
+        raise InvalidRequestError(f"A username is 1 to {MAX_USERNAME_LENGTH} characters.")
+    if username != username.strip() or not username.isprintable():
+        raise InvalidRequestError("A username has no control characters or outer spaces.")
+    return username
+
+
+def validate_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    """The roles without repeats, in order, if each is a valid name and there
+    are at most ``MAX_ROLES``. Raises InvalidRequestError."""
+    if isinstance(roles, str):
+        raise InvalidRequestError("Roles are a list of names.")
+    checked = tuple(dict.fromkeys(roles))
+    if len(checked) > MAX_ROLES or not all(
+        isinstance(r, str) and _ROLE.fullmatch(r) for r in checked
+    ):
+        raise InvalidRequestError(
+            f"At most {MAX_ROLES} roles, each 1-{MAX_ROLE_LENGTH} characters of letters, "
+            "digits and _.:-"
+        )
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
