@@ -59,7 +59,13 @@ from .events import Event, EventSink
 from .keysource import KeyManager
 from .passwords import MAX_PASSWORD_LENGTH, Passwords
 from .stores.base import Store
-from .tokens.access import AccessClaims, decode_access_token, encode_access_token, revoked_error
+from .tokens.access import (
+    AccessClaims,
+    decode_access_token,
+    encode_access_token,
+    new_access_claims,
+    revoked_error,
+)
 from .tokens.jwks import export_jwks
 from .tokens.keys import SigningKey
 from .tokens.refresh import (
@@ -353,22 +359,10 @@ class TokenService:
         )
 
     def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
-        key = self.keys.signing_key()
-        exp = math.floor(min(now + self.policy.access_ttl, session.expires_at))
-        claims = {
-            "iss": self.policy.issuer,
-            "sub": user.sub,
-            "aud": self.policy.audience,
-            "exp": exp,
-            "iat": now,
-            "auth_time": session.auth_time,
-            "jti": secrets.token_urlsafe(16),
-            "sid": session.sid,
-            "client_id": session.client_id,
-            "roles": list(user.roles),
-        }
+        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
+        exp = claims["exp"]
         return TokenPair(
-            access_token=encode_access_token(claims, key),
+            access_token=encode_access_token(claims, self.keys.signing_key()),
             refresh_token=mint_refresh_token(
                 self.keys.ring.mac_secret, session.sid, generation, session.salt
             ),

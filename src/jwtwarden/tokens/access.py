@@ -32,14 +32,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
+from ..core.policy import Policy
 from ..core.revocation import Cause
+from ..core.sessions import Session
 from ..errors import (
     BadSignatureError,
     ClaimsError,
@@ -61,6 +65,7 @@ __all__ = [
     "AccessClaims",
     "decode_access_token",
     "encode_access_token",
+    "new_access_claims",
     "read_header",
     "revoked_error",
     "VerificationKey",
@@ -114,6 +119,26 @@ class AccessClaims:
     client_id: str
     #: Every claim as decoded, for callers that want extra ones.
     raw: dict[str, Any]
+
+
+def new_access_claims(
+    session: Session, sub: str, roles: tuple[str, ...], policy: Policy, now: float
+) -> dict[str, Any]:
+    """The claims of a new access token for ``session`` (RFC 9068 §2.2): it
+    expires after ``access_ttl``, never after the session itself, and
+    carries the session's ``auth_time`` unchanged."""
+    return {
+        "iss": policy.issuer,
+        "sub": sub,
+        "aud": policy.audience,
+        "exp": math.floor(min(now + policy.access_ttl, session.expires_at)),
+        "iat": now,
+        "auth_time": session.auth_time,
+        "jti": secrets.token_urlsafe(16),
+        "sid": session.sid,
+        "client_id": session.client_id,
+        "roles": list(roles),
+    }
 
 
 def encode_access_token(claims: dict[str, Any], key: SigningKey) -> str:
