@@ -2,7 +2,15 @@
 reuse detection, precise revocation, and offline verification.
 
 The public API is what ``__all__`` names; everything else may change.
+
+Names whose module needs a third-party library (the service and its stores,
+argon2 and pydantic-settings; PyJWT for the verifier) are imported on first
+use (PEP 562), so ``import jwtwarden.verifier`` on a resource server loads
+no store, no service and none of the auth server's dependencies.
 """
+
+import importlib as _importlib
+import typing as _typing
 
 from .clock import Clock, FrozenClock, SystemClock
 from .core.policy import Policy
@@ -34,12 +42,14 @@ from .errors import (
     UserBannedError,
     UserCutoffError,
 )
-from .events import Event
-from .service import TokenPair, TokenService
-from .settings import Settings
-from .stores import open_store
-from .tokens.access import AccessClaims
-from .verifier import Verifier
+
+if _typing.TYPE_CHECKING:
+    from .events import Event
+    from .service import TokenPair, TokenService
+    from .settings import Settings
+    from .stores import open_store
+    from .tokens.access import AccessClaims
+    from .verifier import Verifier
 
 __version__ = "0.1.0"
 
@@ -84,3 +94,27 @@ __all__ = [
     "__version__",
     "open_store",
 ]
+
+#: Public name -> the module that defines it, imported on first access.
+_LAZY = {
+    "AccessClaims": ".tokens.access",
+    "Event": ".events",
+    "Settings": ".settings",
+    "TokenPair": ".service",
+    "TokenService": ".service",
+    "Verifier": ".verifier",
+    "open_store": ".stores",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
