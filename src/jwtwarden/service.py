@@ -19,8 +19,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .bootstrap import parts_from
 from .clock import Clock, SystemClock
 from .core.clients import Client, hash_client_secret, is_client_secret
 from .core.policy import Policy
@@ -77,6 +78,9 @@ from .tokens.refresh import (
     parse_refresh_token,
 )
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 __all__ = ["TokenPair", "TokenService"]
 
 _CLIENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
@@ -130,18 +134,42 @@ class TokenService:
         self._salts = _SaltCache()
 
     @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> TokenService:
+        """A service on the store and keys ``settings`` name, not yet started
+        (its keys load on :meth:`start`)."""
+        parts = parts_from(settings)
+        return cls(
+            parts.store,
+            parts.keys,
+            parts.policy,
+            passwords=parts.passwords,
+            clock=clock,
+            on_event=on_event,
+        )
+
+    @classmethod
     async def open(
         cls,
-        settings: Any,
+        settings: Settings,
         *,
         clock: Clock | None = None,
         on_event: Callable[[Event], None] | None = None,
     ) -> TokenService:
         """A service on ``settings.store`` with its keys loaded (generated on
         first start)."""
-        from .wiring import open_service
-
-        return await open_service(cls, settings, clock=clock, on_event=on_event)
+        service = cls.from_settings(settings, clock=clock, on_event=on_event)
+        try:
+            await service.start()
+        except BaseException:
+            await service.store.close()
+            raise
+        return service
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Deliver every event to ``listener`` too (the server's metrics)."""

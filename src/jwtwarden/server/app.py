@@ -400,12 +400,10 @@ def create_app(
 
 def app_from_environment() -> Starlette:
     """Factory for ``uvicorn --factory``: settings from ``JWTWARDEN_*``."""
-    from ..wiring import build_service
-
     if not logging.getLogger().handlers:  # a worker process spawned by uvicorn
         configure_logging()
     settings = Settings()
-    return create_app(build_service(TokenService, settings), settings, manage_service=True)
+    return create_app(TokenService.from_settings(settings), settings, manage_service=True)
 
 
 async def _handle_error(request: Request, exc: Exception) -> Response:
