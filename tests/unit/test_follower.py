@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jwtwarden import FrozenClock, RevocationView, TokenService
 from jwtwarden.core.revocation import Cause
-from jwtwarden.feed import RevocationFollower
+from jwtwarden.server.follower import RevocationFollower
 from tests.conftest import ServiceFactory
 
 PASSWORD = "correct horse battery"

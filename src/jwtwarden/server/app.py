@@ -27,7 +27,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import __version__
 from ..core.view import RevocationView
 from ..errors import ConfigurationError, JwtWardenError
-from ..feed import RevocationFollower
 from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
@@ -36,6 +35,7 @@ from .endpoints import account, admin, browser, feed, health, oauth
 from .endpoints.context import Context
 from .endpoints.models import Ban, Login, NewUser, PasswordChange, Roles
 from .errors import error_response
+from .follower import RevocationFollower
 from .metrics import Metrics
 from .openapi import DOCS_HTML, Operation, openapi_document
 from .requests import TrustedProxies

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...errors import InsufficientScopeError, InvalidTokenError, StoreError, UnknownKeyError
-from ...feed import RevocationFollower
 from ...service import TokenService
 from ...settings import Settings
 from ...tokens.access import AccessClaims
@@ -20,6 +19,7 @@ from ...tokens.keys import KeyRing
 from ...verifier import Verifier
 from ...verifier.credentials import token_from_authorization
 from ..cookies import Cookies
+from ..follower import RevocationFollower
 from ..metrics import Metrics
 from ..requests import TrustedProxies, client_ip
 

@@ -18,10 +18,10 @@ import contextlib
 import logging
 from collections import deque
 
-from .clock import Clock
-from .core.view import RevocationEvent, RevocationSnapshot, RevocationView
-from .errors import StoreError
-from .stores.base import Store, WaitsForRevocations
+from ..clock import Clock
+from ..core.view import RevocationEvent, RevocationSnapshot, RevocationView
+from ..errors import StoreError
+from ..stores.base import Store, WaitsForRevocations
 
 __all__ = ["RevocationFollower"]
 
