@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from jwtwarden.errors import StoreUnavailableError
-from jwtwarden.server.app import OPERATIONS
+from jwtwarden.server.routes import OPERATIONS
 from tests.http.conftest import PASSWORD, Harness, MakeHarness
 
 

@@ -359,7 +359,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     try:
         import uvicorn
 
-        from ..server.app import app_from_environment, configure_logging
+        from ..server.access_log import configure_logging
+        from ..server.app import app_from_environment
     except ImportError:
         raise click.ClickException("the server needs: pip install 'jwtwarden[server]'") from None
     configure_logging()

@@ -8,14 +8,10 @@ imports when ``jwtwarden serve --workers N`` starts several processes.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
-import logging.handlers
-import queue
 import signal
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,282 +26,19 @@ from ..errors import ConfigurationError, JwtWardenError
 from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
-from .cookies import REFRESH_PATH, Cookies
-from .endpoints import account, admin, browser, feed, health, oauth
+from .access_log import configure_logging, flush_logs, log_requests
+from .cookies import Cookies
 from .endpoints.context import Context
-from .endpoints.models import Ban, Login, NewUser, PasswordChange, Roles
 from .errors import error_response
 from .follower import RevocationFollower
 from .metrics import Metrics
-from .openapi import DOCS_HTML, Operation, openapi_document
+from .openapi import DOCS_HTML, openapi_document
 from .requests import TrustedProxies
+from .routes import OPERATIONS
 
 __all__ = ["app_from_environment", "create_app"]
 
 logger = logging.getLogger("jwtwarden.server")
-access_log = logging.getLogger("jwtwarden.access")
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
-
-
-def configure_logging() -> None:
-    """INFO logs to stderr, written by a background thread: the event loop
-    only queues each record, so the access log costs a request microseconds
-    instead of a formatted write and flush."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    listener = logging.handlers.QueueListener(records, handler)
-    root = logging.getLogger()
-    for old in root.handlers[:]:
-        root.removeHandler(old)
-    root.addHandler(_InProcessQueueHandler(records))
-    root.setLevel(logging.INFO)
-    listener.start()
-    _listeners.append(listener)
-    atexit.register(flush_logs)
-
-
-_listeners: list[logging.handlers.QueueListener] = []
-
-
-class _InProcessQueueHandler(logging.handlers.QueueHandler):
-    """Queues the record as it is: the listener thread in this process
-    formats it. (The stock ``prepare`` formats on the caller's thread, to make
-    records picklable for other processes, which costs the request the very
-    work the queue is there to move.)"""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
-
-
-def flush_logs() -> None:
-    """Write out every queued log record (at shutdown: uvicorn re-raises
-    SIGTERM after a graceful stop, so atexit handlers may never run)."""
-    while _listeners:
-        _listeners.pop().stop()
-
-
-_AUTH_ERRORS = (400, 401, 403, 503)
-
-#: The whole HTTP contract: (path, method) -> endpoint and its documentation.
-OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
-    ("/token", "post"): (
-        oauth.token,
-        Operation(
-            "RFC 6749 token endpoint: password and refresh_token grants",
-            "OAuth",
-            form={
-                "grant_type": True,
-                "username": False,
-                "password": False,
-                "refresh_token": False,
-                "client_id": False,
-                "scope": False,
-            },
-            errors=(400, 413, 415, 429, 503),
-        ),
-    ),
-    ("/revoke", "post"): (
-        oauth.revocation,
-        Operation(
-            "RFC 7009 revocation: a refresh token ends its session, an access token is denied",
-            "OAuth",
-            form={"token": True, "token_type_hint": False},
-            errors=(400, 413, 415, 503),
-        ),
-    ),
-    ("/introspect", "post"): (
-        oauth.introspection,
-        Operation(
-            "RFC 7662 introspection (resource-server client credentials)",
-            "OAuth",
-            form={"token": True, "token_type_hint": False},
-            auth="basic",
-            errors=(400, 401, 413, 415, 503),
-        ),
-    ),
-    ("/.well-known/oauth-authorization-server", "get"): (
-        oauth.metadata,
-        Operation("RFC 8414 server metadata", "OAuth", errors=()),
-    ),
-    ("/.well-known/jwks.json", "get"): (
-        oauth.jwks,
-        Operation("Public keys (JWK Set)", "OAuth", errors=()),
-    ),
-    ("/me", "get"): (
-        account.me,
-        Operation("The caller's claims", "Account", auth="bearer", errors=(401, 503)),
-    ),
-    ("/sessions", "get"): (
-        account.sessions,
-        Operation("The caller's live sessions", "Account", auth="bearer", errors=(401, 503)),
-    ),
-    ("/sessions/{sid}", "delete"): (
-        account.end_session,
-        Operation(
-            "End one of the caller's sessions",
-            "Account",
-            auth="bearer",
-            ok=(204, "Ended"),
-            errors=(401, 403, 404, 503),
-            params=(("sid", "path"),),
-        ),
-    ),
-    ("/logout", "post"): (
-        account.logout,
-        Operation(
-            "End the current session",
-            "Account",
-            auth="bearer",
-            ok=(204, "Ended"),
-            errors=(401, 403, 503),
-        ),
-    ),
-    ("/logout/all", "post"): (
-        account.logout_all,
-        Operation(
-            "End every session of the caller (keep_current=true keeps this one)",
-            "Account",
-            auth="bearer",
-            ok=(204, "Ended"),
-            errors=(401, 403, 503),
-            params=(("keep_current", "query"),),
-        ),
-    ),
-    ("/password", "post"): (
-        account.password,
-        Operation(
-            "Change password; every other session ends",
-            "Account",
-            body=PasswordChange,
-            auth="bearer",
-            ok=(204, "Changed"),
-            errors=(400, 401, 403, 413, 415, 503),
-        ),
-    ),
-    ("/admin/users", "post"): (
-        admin.create_user,
-        Operation(
-            "Create a user",
-            "Admin",
-            body=NewUser,
-            auth="bearer",
-            ok=(201, "Created"),
-            errors=(400, 401, 403, 409, 413, 415, 503),
-        ),
-    ),
-    ("/admin/users/{sub}/revoke", "post"): (
-        admin.revoke_user,
-        Operation(
-            "Cutoff now: every token of the user dies",
-            "Admin",
-            auth="bearer",
-            ok=(204, "Revoked"),
-            errors=(401, 403, 404, 503),
-            params=(("sub", "path"),),
-        ),
-    ),
-    ("/admin/users/{sub}/ban", "post"): (
-        admin.ban,
-        Operation(
-            "Ban until an instant",
-            "Admin",
-            body=Ban,
-            auth="bearer",
-            ok=(204, "Banned"),
-            errors=(400, 401, 403, 404, 413, 415, 503),
-            params=(("sub", "path"),),
-        ),
-    ),
-    ("/admin/users/{sub}/ban", "delete"): (
-        admin.unban,
-        Operation(
-            "Lift a ban",
-            "Admin",
-            auth="bearer",
-            ok=(204, "Lifted"),
-            errors=(401, 403, 404, 503),
-            params=(("sub", "path"),),
-        ),
-    ),
-    ("/admin/users/{sub}/roles", "put"): (
-        admin.set_roles,
-        Operation(
-            "New roles; tokens with the old ones die",
-            "Admin",
-            body=Roles,
-            auth="bearer",
-            ok=(204, "Changed"),
-            errors=(400, 401, 403, 404, 413, 415, 503),
-            params=(("sub", "path"),),
-        ),
-    ),
-    ("/admin/users/{sub}/sessions", "get"): (
-        admin.user_sessions,
-        Operation(
-            "A user's live sessions",
-            "Admin",
-            auth="bearer",
-            errors=(401, 403, 404, 503),
-            params=(("sub", "path"),),
-        ),
-    ),
-    ("/admin/sessions/{sid}", "delete"): (
-        admin.end_session,
-        Operation(
-            "End any session",
-            "Admin",
-            auth="bearer",
-            ok=(204, "Ended"),
-            errors=(401, 403, 404, 503),
-            params=(("sid", "path"),),
-        ),
-    ),
-    ("/session/login", "post"): (
-        browser.session_login,
-        Operation(
-            "Browser login: tokens in HttpOnly cookies",
-            "Browser",
-            body=Login,
-            errors=(400, 403, 413, 415, 429, 503),
-        ),
-    ),
-    (REFRESH_PATH, "post"): (
-        browser.session_refresh,
-        Operation(
-            "Browser refresh (refresh cookie + X-CSRF-Token)",
-            "Browser",
-            auth="cookie",
-            errors=(400, 403, 503),
-        ),
-    ),
-    ("/session/logout", "post"): (
-        browser.session_logout,
-        Operation(
-            "Browser logout (access cookie + X-CSRF-Token)",
-            "Browser",
-            auth="cookie",
-            ok=(204, "Ended"),
-            errors=(400, 403, 503),
-        ),
-    ),
-    ("/revocations", "get"): (
-        feed.revocations,
-        Operation(
-            "The revocation feed for resource servers (Server-Sent Events)",
-            "OAuth",
-            auth="basic",
-            errors=(401, 503),
-        ),
-    ),
-    ("/healthz", "get"): (health.healthz, Operation("Liveness", "Operations", errors=())),
-    ("/readyz", "get"): (
-        health.readyz,
-        Operation("Store reachability", "Operations", errors=(503,)),
-    ),
-}
 
 
 def create_app(
@@ -394,7 +127,7 @@ def create_app(
     app.state.ctx = ctx
     app.add_middleware(_Wrap, wrap=metrics.middleware)
     if settings.access_log:
-        app.add_middleware(_Wrap, wrap=_access_log)
+        app.add_middleware(_Wrap, wrap=log_requests)
     return app
 
 
@@ -456,34 +189,3 @@ class _Wrap:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
-
-
-def _access_log(app: ASGIApp) -> ASGIApp:
-    """One line per request: method, path (never the query string, which may
-    carry a token), status, duration, client. No header or cookie is logged."""
-
-    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
-            await app(scope, receive, send)
-            return
-        start, status = time.perf_counter(), [500]
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, sending)
-        finally:
-            client = scope.get("client") or ("-", 0)
-            access_log.info(
-                '%s "%s %s" %d %.1fms',
-                client[0],
-                scope["method"],
-                scope["path"],
-                status[0],
-                (time.perf_counter() - start) * 1000,
-            )
-
-    return logged
