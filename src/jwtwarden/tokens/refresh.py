@@ -18,10 +18,13 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 __all__ = [
     "ParsedRefreshToken",
+    "SaltCache",
     "is_genuine",
     "mint_refresh_token",
     "new_salt",
@@ -82,3 +85,23 @@ def _mac(secret: bytes, sid: str, generation: int, salt: bytes) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class SaltCache:
+    """Session salts seen by this process (a salt never changes), so a refresh
+    can check its MAC before the store is asked anything. Bounded; losing an
+    entry only means one slower refresh."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._salts: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sid: str) -> bytes | None:
+        return self._salts.get(sid)
+
+    def put(self, sid: str, salt: bytes) -> None:
+        with self._lock:
+            self._salts[sid] = salt
+            while len(self._salts) > self._size:
+                self._salts.popitem(last=False)

@@ -1,0 +1,293 @@
+"""TokenService: login, rotation, revocation and keys, on top of the
+account and client parts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..core.rotation import GraceReplay, Rejected, Reused, Rotated
+from ..core.sessions import Session
+from ..core.throttle import retry_after, throttle_keys
+from ..core.users import MAX_USERNAME_LENGTH, User, normalize_username
+from ..core.view import RevocationSnapshot
+from ..errors import (
+    InvalidCredentialsError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidTokenError,
+    NotFoundError,
+    RateLimitedError,
+    RefreshTokenReusedError,
+)
+from ..passwords import MAX_PASSWORD_LENGTH
+from ..tokens.access import AccessClaims, encode_access_token, new_access_claims
+from ..tokens.jwks import export_jwks
+from ..tokens.keys import SigningKey
+from ..tokens.refresh import (
+    is_genuine,
+    mint_refresh_token,
+    new_salt,
+    new_sid,
+    parse_refresh_token,
+)
+from .accounts import Accounts
+from .base import TokenPair
+from .clients import Clients
+
+__all__ = ["TokenService"]
+
+_MAX_USER_AGENT = 512
+_MAX_IP = 64
+
+
+class TokenService(Accounts, Clients):
+    """Login, rotation, revocation and verification over one store.
+
+    Build it with :meth:`open` from :class:`~jwtwarden.settings.Settings`, or
+    directly from parts (tests pass a ``MemoryStore`` and a ``FrozenClock``).
+    """
+
+    # login and rotation
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        client_id: str = "jwtwarden",
+    ) -> TokenPair:
+        """Check credentials and start a session.
+
+        Raises InvalidCredentialsError (``invalid_grant``) for a wrong
+        password, an unknown user (same answer, same time) or a banned user,
+        and RateLimitedError past the failed-login limits, even for the right
+        password, so a guess cannot be confirmed.
+        """
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidRequestError("username and password are required.")
+        now = self.clock.now()
+        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        throttle = throttle_keys(normalize_username(username[: MAX_USERNAME_LENGTH * 4]), ip)
+        keys = [key for key, _ in throttle]
+        since = now - self.policy.login_window
+        counts = await self.store.login_failures(keys, since)
+        limits = [self.policy.login_limits[which] for _, which in throttle]
+        wait = retry_after(counts, limits, now=now, policy=self.policy)
+        if wait is not None:
+            self._emit("login_throttled", now, ip=ip, user_agent=user_agent, retry_after=wait)
+            raise RateLimitedError(wait)
+        user = await self._check_password(username, password)
+        if user is None:
+            await self.store.record_login_failure(keys, now, since)
+            self._emit("login_failed", now, ip=ip, user_agent=user_agent)
+            raise InvalidCredentialsError()
+        await self.store.clear_login_failures(keys[0])
+        if user.revocation.is_banned(now):
+            self._emit(
+                "login_failed", now, sub=user.sub, ip=ip, user_agent=user_agent, reason="banned"
+            )
+            raise InvalidCredentialsError("This account is suspended.")
+        session = Session(
+            sid=new_sid(),
+            sub=user.sub,
+            generation=0,
+            salt=new_salt(),
+            auth_time=now,
+            expires_at=now + self.policy.session_ttl,
+            last_used_at=now,
+            ip=ip,
+            user_agent=user_agent,
+            client_id=_bound(client_id, 128) or "jwtwarden",
+        )
+        await self.store.create_session(session)
+        self._salts.put(session.sid, session.salt)
+        self._emit("login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent)
+        await self._housekeeping(now)
+        return self._issue(session, user, session.generation, now)
+
+    async def _check_password(self, username: str, password: str) -> User | None:
+        """The user if the password is theirs. An unknown user burns the same
+        argon2 time; a hash made with weaker parameters is upgraded."""
+        too_long = len(username) > MAX_USERNAME_LENGTH * 4 or len(password) > MAX_PASSWORD_LENGTH
+        user = None if too_long else await self.store.find_user(username)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            return None
+        if self.passwords.needs_rehash(user.password_hash):
+            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
+        return user
+
+    async def refresh(
+        self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> TokenPair:
+        """Trade a refresh token for a new access token and refresh token.
+
+        Raises InvalidGrantError for an unknown, forged, expired or revoked
+        token, and RefreshTokenReusedError (an InvalidGrantError) after
+        revoking the session when a spent token comes back.
+        """
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            raise InvalidGrantError()
+        now = self.clock.now()
+        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        # The usual case in one store round trip: the salt is known here, the
+        # MAC checks out, and the store rotates only if the session is live.
+        salt = self._salts.get(presented.sid)
+        if salt is not None and is_genuine(self.keys.ring.mac_secret, presented, salt):
+            live = await self.store.rotate_if_live(
+                presented.sid, presented.generation, now, self.policy.idle_ttl
+            )
+            if live is not None:
+                return await self._rotated(live[0], live[1], now, ip, user_agent)
+        # Otherwise read and judge. A lost compare-and-swap means another
+        # request rotated first: read again (usually a grace replay of it).
+        for _ in range(3):
+            found = await self.store.get_session(presented.sid)
+            if found is None:
+                raise InvalidGrantError()
+            session, user = found
+            self._salts.put(session.sid, session.salt)
+            decision = self._judge(session, user, presented, now)
+            if isinstance(decision, Rotated):
+                rotated = await self.store.rotate(session.sid, presented.generation, now)
+                if rotated is None:
+                    continue
+                return await self._rotated(rotated, user, now, ip, user_agent)
+            if isinstance(decision, GraceReplay):
+                return self._issue(session, user, decision.child_generation, now)
+            if isinstance(decision, Reused):
+                await self._revoke_for_reuse(session, decision, now, ip, user_agent)
+                raise RefreshTokenReusedError(sid=session.sid, sub=session.sub)
+            assert isinstance(decision, Rejected)
+            raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
+        raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
+
+    async def _rotated(
+        self, session: Session, user: User, now: float, ip: str | None, user_agent: str | None
+    ) -> TokenPair:
+        self._emit(
+            "refresh",
+            now,
+            sub=user.sub,
+            sid=session.sid,
+            ip=ip,
+            user_agent=user_agent,
+            generation=session.generation,
+        )
+        await self._housekeeping(now)
+        return self._issue(session, user, session.generation, now)
+
+    async def _revoke_for_reuse(
+        self, session: Session, decision: Reused, now: float, ip: str | None, ua: str | None
+    ) -> None:
+        await self.store.revoke_session(session.sid, now, "reuse")
+        if self.policy.reuse_revokes == "user":
+            await self.store.set_cutoff(session.sub, now, None)
+        self._emit(
+            "reuse_detected",
+            now,
+            sub=session.sub,
+            sid=session.sid,
+            ip=ip,
+            user_agent=ua,
+            presented_generation=decision.presented_generation,
+            current_generation=decision.current_generation,
+            revoked=self.policy.reuse_revokes,
+            session_ip=session.ip,
+        )
+
+    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
+        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
+        exp = claims["exp"]
+        return TokenPair(
+            access_token=encode_access_token(claims, self.keys.signing_key()),
+            refresh_token=mint_refresh_token(
+                self.keys.ring.mac_secret, session.sid, generation, session.salt
+            ),
+            expires_in=max(0, min(math.ceil(exp - now), math.ceil(self.policy.access_ttl))),
+            sub=user.sub,
+            sid=session.sid,
+            refresh_expires_in=max(0, math.floor(session.expires_at - now)),
+        )
+
+    # revocation
+
+    async def logout(self, claims: AccessClaims) -> bool:
+        """End the session the access token belongs to; its refresh token and
+        every access token it minted stop working at once."""
+        return await self.revoke_session(claims.sid, reason="logout")
+
+    async def logout_all(self, sub: str, *, keep_sid: str | None = None) -> None:
+        """End every session of ``sub`` (but ``keep_sid``): one cutoff write,
+        whatever the number of tokens."""
+        now = self.clock.now()
+        if not await self.store.set_cutoff(sub, now, keep_sid):
+            raise NotFoundError("No such user.")
+        self._emit("user_revoked", now, sub=sub, kept_sid=keep_sid)
+
+    async def revoke_user(self, sub: str) -> None:
+        """Cutoff now: every token of the user dies."""
+        await self.logout_all(sub)
+
+    async def revoke_session(self, sid: str, *, reason: str = "revoked") -> bool:
+        """Revoke one session; ``False`` if it was unknown or already revoked."""
+        now = self.clock.now()
+        session = await self.store.revoke_session(sid, now, reason)
+        if session is not None:
+            self._emit("session_revoked", now, sub=session.sub, sid=sid, reason=reason)
+        return session is not None
+
+    async def revoke_access_token(self, access_token: str) -> bool:
+        """Deny one access token until it would have expired. An invalid or
+        already expired token is a no-op (``False``)."""
+        now = self.clock.now()
+        try:
+            claims = await self.decode(access_token, now)
+        except InvalidTokenError:
+            return False
+        await self.store.deny_jti(claims.jti, claims.exp + self.policy.leeway)
+        self._emit("token_revoked", now, sub=claims.sub, sid=claims.sid, jti=claims.jti)
+        return True
+
+    async def revoke_refresh_token(self, refresh_token: str) -> bool:
+        """Revoke the whole session of a genuine refresh token (any
+        generation); anything else is a no-op (``False``)."""
+        presented = parse_refresh_token(refresh_token)
+        if presented is None:
+            return False
+        found = await self.store.get_session(presented.sid)
+        if found is None or not is_genuine(self.keys.ring.mac_secret, presented, found[0].salt):
+            return False
+        return await self.revoke_session(presented.sid, reason="revoked")
+
+    async def revoke_token(self, token: str, token_type_hint: str | None = None) -> bool:
+        """RFC 7009: revoke whatever kind of token this is."""
+        if token_type_hint == "access_token":
+            return await self.revoke_access_token(token) or await self.revoke_refresh_token(token)
+        return await self.revoke_refresh_token(token) or await self.revoke_access_token(token)
+
+    # keys
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys that may verify a live token (RFC 7517 JWK Set)."""
+        return export_jwks(self.keys.ring.public_keys)
+
+    async def rotate_keys(self) -> SigningKey:
+        """A new signing key; older ones verify until their tokens expire."""
+        return await self.keys.rotate(self.clock.now())
+
+    async def revocation_snapshot(self) -> RevocationSnapshot:
+        """Every revocation that can still matter: what a verifier loads."""
+        return await self.store.revocation_snapshot(
+            self.clock.now(), self.policy.revocation_horizon
+        )
+
+
+def _bound(value: str | None, limit: int) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit]
