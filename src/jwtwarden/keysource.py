@@ -17,13 +17,13 @@ their next reload.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -71,9 +71,12 @@ class EphemeralKeySource:
 
 
 class FileKeySource:
-    """A JSON key file created with mode 0600."""
+    """A JSON key file created with mode 0600, written under an ``fcntl``
+    lock (POSIX only: elsewhere, seal the keys in the store with a master
+    key)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        _fcntl()  # refuse now, clearly, rather than at the first save
         self.path = Path(path)
 
     async def load(self) -> tuple[KeyRing, bytes] | None:
@@ -113,6 +116,7 @@ class FileKeySource:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            fcntl = _fcntl()
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
@@ -247,3 +251,16 @@ def _json(data: bytes, where: object) -> dict[str, object]:
     if not isinstance(record, dict):
         raise ConfigurationError(f"key material in {where} is corrupt")
     return record
+
+
+def _fcntl() -> ModuleType:
+    """The ``fcntl`` module, imported only when a key file is used, so the
+    package imports on platforms without it (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        raise ConfigurationError(
+            "a key file needs fcntl file locking, which this platform lacks: set "
+            "JWTWARDEN_MASTER_KEY to keep the keys sealed in the store instead"
+        ) from None
+    return fcntl
