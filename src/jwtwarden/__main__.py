@@ -1,5 +1,5 @@
 """``python -m jwtwarden`` is the ``jwtwarden`` command."""
 
-from .cli.main import main
+from .cli import run
 
-main()
+run()

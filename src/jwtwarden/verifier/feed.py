@@ -9,7 +9,7 @@ it is back (or in a fresh snapshot if it was away too long). ``staleness``
 is the time since the server last confirmed it was current; the verifier
 rejects or allows tokens past its bound, as configured.
 
-Only httpx is needed (the ``[jwks]`` extra); no store, no driver.
+Only httpx is needed (the ``[verifier]`` extra); no store, no driver.
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ def _default_client() -> httpx.Client:
         import httpx
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
-            "Fetching a JWKS needs httpx: pip install 'jwtwarden[jwks]'."
+            "Fetching a JWKS needs httpx: pip install 'jwtwarden[verifier]'."
         ) from exc
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
     return httpx.Client(timeout=timeout, follow_redirects=False)
