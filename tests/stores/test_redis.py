@@ -128,12 +128,11 @@ async def test_get_session_of_a_session_whose_user_is_gone(
     assert await store.get_session("missing") is None
 
 
-async def test_every_key_of_expirable_state_has_a_ttl(
-    store: RedisStore, admin: redis.Redis, prefix: str
-) -> None:
+async def test_every_key_of_expirable_state_has_a_ttl(admin: redis.Redis, prefix: str) -> None:
+    store = RedisStore(prefixed(prefix), policy=POLICY)  # its TTLs: idle 1000 s, horizon 300 s
     user, session = await user_with_session(store)
     _, other = await user_with_session(store)
-    await store.purge_expired(T, POLICY)  # teaches the store the idle TTL and horizon
+    await store.purge_expired(T, POLICY)
     _, third = await user_with_session(store)
     await store.rotate(session.sid, 0, T + 1)
     await store.revoke_session(other.sid, T + 2, "logout")
@@ -154,6 +153,7 @@ async def test_every_key_of_expirable_state_has_a_ttl(
     assert 990_000 < admin.pttl(store._session_key(third.sid)) <= 1_000_000
     assert 290_000 < admin.pttl(store._session_key(other.sid)) <= 300_000
     assert 590_000 < admin.pttl(store._failures_key("k1")) <= 600_000
+    await store.close()
 
 
 async def test_keys_are_hash_tagged_so_each_atomic_step_is_one_slot(store: RedisStore) -> None:

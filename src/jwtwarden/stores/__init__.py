@@ -47,7 +47,7 @@ def open_store(url: str, policy: Policy | None = None) -> Store:
         _require("redis", "redis")
         from .redis import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, policy=policy)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path, "
         "postgresql://… or redis://…"
