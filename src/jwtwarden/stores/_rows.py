@@ -113,8 +113,3 @@ def event_from(
 def feed_position(after: str | None) -> int:
     """A feed position from its opaque string; anything else reads from the start."""
     return int(after) if after is not None and after.isdigit() else 0
-
-
-def user_from(row: Any, roles: tuple[str, ...]) -> User:
-    """A user from a row; ``roles`` already decoded by the store."""
-    return Rows(encode_roles=tuple, decode_roles=lambda _: roles).user(row)
