@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..core.policy import Policy
 from ._rows import SESSION_COLUMNS, Rows
 
-__all__ = ["PSYCOPG", "SQLITE", "Dialect", "UserWrites"]
+__all__ = ["PSYCOPG", "SQLITE", "Dialect", "UserWrites", "purge_params"]
 
 
 class _Placeholders(dict[str, str]):
@@ -77,6 +78,19 @@ _SET_ROLES = f"UPDATE users SET roles = {{roles}}, {LATER_CUTOFF} WHERE sub = {{
 _SET_CUTOFF = f"UPDATE users SET {LATER_CUTOFF} WHERE sub = {{sub}}"
 _SET_BAN = f"UPDATE users SET banned_until = {{until}}, {LATER_CUTOFF} WHERE sub = {{sub}}"
 _LIFT_BAN = "UPDATE users SET banned_until = NULL WHERE sub = {sub}"
+
+
+def purge_params(now: float, policy: Policy, batch: int) -> dict[str, float]:
+    """The parameters of the purge statements: the policy's TTLs, the
+    horizon and the login window, and the batch size ``n``."""
+    return {
+        "now": now,
+        "idle": policy.idle_ttl,
+        "ttl": policy.session_ttl,
+        "h": policy.revocation_horizon,
+        "window": policy.login_window,
+        "n": batch,
+    }
 
 
 class UserWrites:

@@ -38,7 +38,7 @@ from ._rows import (
     session_from,
     session_row,
 )
-from ._sql import EVENT_FORGET_AT, SQLITE, USER_STATE, Dialect, UserWrites
+from ._sql import EVENT_FORGET_AT, SQLITE, USER_STATE, Dialect, UserWrites, purge_params
 from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
@@ -67,6 +67,26 @@ _ROTATE_IF_LIVE = (
     "AND (u.cutoff_at IS NULL OR auth_time >= u.cutoff_at "
     "OR sessions.sid = u.keep_sid)) "
     f"RETURNING {SESSION_COLUMNS}"
+)
+
+
+# Each purge statement deletes one bounded batch (see _purge).
+_PURGES = (
+    "DELETE FROM denylist WHERE jti IN (SELECT jti FROM denylist WHERE forget_at <= :now LIMIT :n)",
+    # Mirrors jwtwarden.core.sessions.is_purgeable.
+    "DELETE FROM sessions WHERE sid IN (SELECT s.sid FROM sessions s "
+    "LEFT JOIN users u ON u.sub = s.sub WHERE "
+    "(s.revoked_at IS NOT NULL AND s.revoked_at <= :now - :h) "
+    "OR (s.revoked_at IS NULL AND (s.expires_at <= :now "
+    "OR s.last_used_at <= :now - :idle "
+    "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
+    "LIMIT :n)",
+    "DELETE FROM login_failures WHERE rowid IN "
+    "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)",
+    # Mirrors jwtwarden.core.view.event_forget_at.
+    "DELETE FROM revocation_events WHERE position IN (SELECT position FROM "
+    "revocation_events WHERE (kind = 'jti' AND forget_at <= :now) "
+    "OR (kind != 'jti' AND at <= :now - :h) LIMIT :n)",
 )
 
 
@@ -328,54 +348,11 @@ class SqliteStore(UserWrites):
         ]
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
-        params = {
-            "now": now,
-            "idle": policy.idle_ttl,
-            "h": policy.revocation_horizon,
-            "window": policy.login_window,
-            "n": _PURGE_BATCH,
-        }
-        denied = await self._run(
-            self._purge,
-            (
-                "DELETE FROM denylist WHERE jti IN "
-                "(SELECT jti FROM denylist WHERE forget_at <= :now LIMIT :n)"
-            ),
-            params,
-        )
-        sessions = await self._run(
-            self._purge,
-            (
-                # Mirrors jwtwarden.core.sessions.is_purgeable.
-                "DELETE FROM sessions WHERE sid IN (SELECT s.sid FROM sessions s "
-                "LEFT JOIN users u ON u.sub = s.sub WHERE "
-                "(s.revoked_at IS NOT NULL AND s.revoked_at <= :now - :h) "
-                "OR (s.revoked_at IS NULL AND (s.expires_at <= :now "
-                "OR s.last_used_at <= :now - :idle "
-                "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
-                "LIMIT :n)"
-            ),
-            params,
-        )
-        failures = await self._run(
-            self._purge,
-            (
-                "DELETE FROM login_failures WHERE rowid IN "
-                "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)"
-            ),
-            params,
-        )
-        events = await self._run(
-            self._purge,
-            (
-                # Mirrors jwtwarden.core.view.event_forget_at.
-                "DELETE FROM revocation_events WHERE position IN (SELECT position FROM "
-                "revocation_events WHERE (kind = 'jti' AND forget_at <= :now) "
-                "OR (kind != 'jti' AND at <= :now - :h) LIMIT :n)"
-            ),
-            params,
-        )
-        return denied + sessions + failures + events
+        params = purge_params(now, policy, _PURGE_BATCH)
+        total = 0
+        for sql in _PURGES:
+            total += await self._run(self._purge, sql, params)
+        return total
 
     def _purge(self, sql: str, params: dict[str, float]) -> int:
         """Delete in bounded batches, each its own short transaction, so a

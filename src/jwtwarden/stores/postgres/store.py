@@ -13,7 +13,7 @@ from ...core.sessions import Session
 from ...core.users import User, normalize_username
 from ...core.view import RevocationEvent, RevocationSnapshot
 from .._rows import Rows, feed_position, session_from, session_row
-from .._sql import PSYCOPG, USER_STATE, Dialect, UserWrites
+from .._sql import PSYCOPG, USER_STATE, Dialect, UserWrites, purge_params
 from ..base import RevocationFacts
 from .connection import Conn, Connections, translated
 from .feed import append_event, events_from, snapshot_from, wait_for_event
@@ -227,14 +227,7 @@ class PostgresStore(UserWrites):
                 await wait_for_event(conn, start, timeout)
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
-        params = {
-            "now": now,
-            "idle": policy.idle_ttl,
-            "ttl": policy.session_ttl,
-            "h": policy.revocation_horizon,
-            "window": policy.login_window,
-            "n": _PURGE_BATCH,
-        }
+        params = purge_params(now, policy, _PURGE_BATCH)
         total = 0
         for sql in PURGES:
             while True:
