@@ -114,20 +114,15 @@ class SqliteStore(UserWrites):
         if path == ":memory:":
             raise ConfigurationError("use memory:// for an in-memory store")
         self._conn: sqlite3.Connection = self._executor.submit(self._connect, busy_timeout).result()
-        # Reads run inline on the caller's thread through a second, read-only
-        # connection: in WAL mode a read never waits for a writer, and a
-        # 20-50 µs query costs less than a hop to the writer thread and back
-        # (which was half the time of a refresh). Writes, which may wait for
-        # another process's lock, stay on the writer thread.
+        # Reads run inline on a read-only connection: a WAL read never waits
+        # for a writer, and costs less than a hop to the writer thread.
         self._reader = sqlite3.connect(
             path, timeout=1.0, isolation_level=None, check_same_thread=False
         )
         self._reader.execute("PRAGMA query_only = 1")
         self._reading = threading.Lock()
-        # The hot single-statement writes (a rotation, a new session) first
-        # try inline on a connection that never waits (timeout 0); only when
-        # another process holds the write lock do they go to the writer
-        # thread, which waits for it. The event loop never blocks on a lock.
+        # Hot single-statement writes try inline on a connection that never
+        # waits (timeout 0); under another process's lock, the writer thread.
         self._eager = sqlite3.connect(
             path, timeout=0, isolation_level=None, check_same_thread=False
         )
