@@ -3,7 +3,7 @@
 A WAL journal, one statement per write (the rotation a compare-and-swap
 ``UPDATE … RETURNING``), reads inline on a read-only connection and writes
 on one thread per store, so the event loop never waits on the file lock.
-Durability and the reasons for each connection: docs/stores-sql.md.
+Durability and the reasons for each connection: docs/stores.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 the schema versions (``migrations/*.sql``), ``feed`` the revocation feed and
 ``connection`` the pools. Why it is built this way (one-statement rotation,
 commit-ordered feed positions, schema checks, failure handling):
-docs/stores-sql.md.
+docs/stores.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Connections of the PostgreSQL store: a psycopg pool per event loop,
 opened on first use (after the schema check), every driver error translated
 to a store error, and a read retried once after a broken connection
-(docs/stores-sql.md)."""
+(docs/stores.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The revocation feed in PostgreSQL (``revocation_events``): events appended
 in commit order under an advisory lock, ``NOTIFY`` at commit, and the rows
-read back as a snapshot or as events (docs/stores-sql.md, "The revocation
+read back as a snapshot or as events (docs/stores.md, "The revocation
 feed")."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Schema versions of the PostgreSQL store: the ``migrations/NNNN_*.sql``
 files, applied in order under an advisory lock and recorded in
 ``jwtwarden_schema``. A fresh schema may be created on first use; any other
-version than :data:`SCHEMA_VERSION` is refused (docs/stores-sql.md)."""
+version than :data:`SCHEMA_VERSION` is refused (docs/stores.md)."""
 
 from __future__ import annotations
 

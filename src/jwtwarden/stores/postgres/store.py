@@ -1,5 +1,5 @@
 """PostgresStore: the operations of the PostgreSQL store, each one statement
-or one short transaction on a pooled connection (docs/stores-sql.md)."""
+or one short transaction on a pooled connection (docs/stores.md)."""
 
 from __future__ import annotations
 
