@@ -21,6 +21,7 @@ from jwtwarden.core.users import User
 from jwtwarden.errors import ConfigurationError, StoreUnavailableError
 from jwtwarden.stores import postgres
 from jwtwarden.stores.postgres import SCHEMA_VERSION, PostgresStore
+from jwtwarden.stores.postgres import store as postgres_store
 from tests.stores.faults import silent_port
 from tests.stores.feed_race import a_follower_misses_nothing
 from tests.stores.live_rotation import rotate_if_live_agrees_at_float_boundaries
@@ -163,7 +164,7 @@ async def test_purge_deletes_in_bounded_batches(
         "INSERT INTO denylist SELECT 'j' || i, %s FROM generate_series(1, 1050) i",
         (T,),
     )
-    monkeypatch.setattr(postgres, "_PURGE_BATCH", 100)
+    monkeypatch.setattr(postgres_store, "_PURGE_BATCH", 100)
     batches: list[int] = []
     real = store._purge_batch
 
