@@ -85,8 +85,9 @@ class RedisStore:
         self._user_key = keys.user
         self._user_sessions_key = keys.user_sessions
         self._failures_key = keys.failures
-        # TTL arguments of the scripts, in milliseconds: a revoked session,
-        # the revocation indexes and the feed live one revocation horizon.
+        # The scripts' TTL arguments: a revoked session, the revocation
+        # indexes and the feed live one revocation horizon (in ms); a session
+        # its idle TTL after its last use (in s).
         self._horizon_ms = ttl_ms(self.policy.revocation_horizon)
         self._idle = fmt_float(self.policy.idle_ttl)
         self._epoch = Epoch(keys, horizon=self.policy.revocation_horizon, feed_ttl=self._horizon_ms)
