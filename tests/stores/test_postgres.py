@@ -34,6 +34,7 @@ from tests.stores.servers import (
     postgres_schema,
     schema_url,
 )
+from tests.stores.throwaway import ThrowawayPostgres
 
 pytestmark = pytest.mark.store
 
@@ -207,9 +208,11 @@ async def test_an_unreachable_server_raises_store_unavailable(kind: str) -> None
 
 
 @pytest.fixture
-def terminate(postgres_url: str) -> Callable[[str], int]:
+def terminate(throwaway_postgres: ThrowawayPostgres) -> Callable[[str], int]:
+    """Kills backends on the suite's own cluster (the test is marked ``throwaway``)."""
+
     def kill(app: str) -> int:
-        with postgres_admin(postgres_url) as conn:
+        with postgres_admin(throwaway_postgres.url) as conn:
             rows = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = %s",
