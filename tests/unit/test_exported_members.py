@@ -24,4 +24,3 @@ def test_importing_the_verifier_loads_no_store_backend() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-
