@@ -27,6 +27,11 @@ CHEAP_TEST_PASSWORDS = Passwords(**CHEAP_TEST_ARGON2)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "store: a test of a store backend; never skipped in CI")
+    config.addinivalue_line(
+        "markers",
+        "throwaway: runs on servers the suite started (tests/stores/throwaway.py), "
+        "because it restarts, reconfigures, flushes or kills connections",
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

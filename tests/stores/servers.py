@@ -1,10 +1,23 @@
-"""The local PostgreSQL and Redis servers the store tests run against.
+"""The servers store tests run against, and what each may be used for.
 
-Every test gets an isolated, empty store on the shared servers: PostgreSQL a
-schema of its own (named in the URL through the libpq ``options`` parameter),
-Redis a key prefix of its own (``?prefix=``). Both are removed at teardown.
-An unreachable server is a ``pytest.skip`` with the reason; under CI=true the
-hook in ``tests/conftest.py`` turns that into a failure.
+The machine's PostgreSQL (``JWTWARDEN_TEST_POSTGRES``, by default
+127.0.0.1:5432, database ``test``) and Redis (``JWTWARDEN_TEST_REDIS``, by
+default 127.0.0.1:6379) are shared: other programs, and other developers'
+data, live there. Tests use them only for work that stays inside a store of
+their own: PostgreSQL a schema of its own (named in the URL through the libpq
+``options`` parameter), Redis a key prefix of its own (``?prefix=``), both
+removed at teardown. A test never restarts, stops, reconfigures (``CONFIG
+SET``), flushes (``FLUSHDB``, ``SCRIPT FLUSH``) or kills connections
+(``CLIENT KILL``, ``pg_terminate_backend``) on these servers.
+
+Tests that do any of that are marked ``throwaway`` and run on a
+``redis-server`` or a PostgreSQL cluster the suite started itself on a free
+loopback port and stops afterwards (``throwaway.py``; the ``redis_url`` and
+``postgres_url`` fixtures in ``conftest.py`` pick the server).
+
+An unreachable server, or a missing server binary, is a ``pytest.skip`` with
+the reason; under CI=true the hook in ``tests/conftest.py`` turns that into a
+failure.
 """
 
 from __future__ import annotations
@@ -27,30 +40,30 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("JWTWARDEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-def postgres_admin() -> psycopg.Connection[tuple[object, ...]]:
+def postgres_admin(url: str = POSTGRES_URL) -> psycopg.Connection[tuple[object, ...]]:
     """A plain autocommit connection to the test database, or a skip."""
     try:
-        return psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+        return psycopg.connect(url, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {str(exc).splitlines()[0]}")
+        pytest.skip(f"PostgreSQL unreachable at {url}: {str(exc).splitlines()[0]}")
 
 
-def schema_url(schema: str, app: str | None = None) -> str:
+def schema_url(schema: str, app: str | None = None, base: str = POSTGRES_URL) -> str:
     """The test database URL with ``schema`` first on the search_path."""
-    url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+    url = f"{base}?options={quote(f'-csearch_path={schema}')}"
     return url if app is None else f"{url}&application_name={app}"
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
+def postgres_schema(url: str = POSTGRES_URL) -> Iterator[str]:
     """A new empty schema, dropped afterwards; yields its name."""
     name = f"jwt_test_{secrets.token_hex(6)}"
-    with postgres_admin() as conn:
+    with postgres_admin(url) as conn:
         conn.execute(f"CREATE SCHEMA {name}")
     try:
         yield name
     finally:
-        with postgres_admin() as conn:
+        with postgres_admin(url) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 

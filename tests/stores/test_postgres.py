@@ -2,7 +2,9 @@
 queries, batched purge, faults and recovery, and a race across processes.
 
 Each test runs in a schema of its own on the local server (see
-``servers.py``); an unreachable server skips (a failure under CI=true).
+``servers.py``); a test that kills connections is marked ``throwaway`` and
+runs on a cluster the suite started. An unreachable server skips (a failure
+under CI=true).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from jwtwarden.core.users import User
 from jwtwarden.errors import ConfigurationError, StoreUnavailableError
 from jwtwarden.stores import postgres
 from jwtwarden.stores.postgres import SCHEMA_VERSION, PostgresStore
+from jwtwarden.stores.postgres import store as postgres_store
 from tests.stores.faults import silent_port
 from tests.stores.feed_race import a_follower_misses_nothing
 from tests.stores.live_rotation import rotate_if_live_agrees_at_float_boundaries
@@ -32,6 +35,7 @@ from tests.stores.servers import (
     postgres_schema,
     schema_url,
 )
+from tests.stores.throwaway import ThrowawayPostgres
 
 pytestmark = pytest.mark.store
 
@@ -39,14 +43,14 @@ T = 1_800_000_000.0
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
-    with postgres_schema() as name:
+def schema(postgres_url: str) -> Iterator[str]:
+    with postgres_schema(postgres_url) as name:
         yield name
 
 
 @pytest.fixture
-async def store(schema: str) -> AsyncIterator[PostgresStore]:
-    s = PostgresStore(schema_url(schema, app=f"jwt-{schema}"), timeout=2.0)
+async def store(schema: str, postgres_url: str) -> AsyncIterator[PostgresStore]:
+    s = PostgresStore(schema_url(schema, app=f"jwt-{schema}", base=postgres_url), timeout=2.0)
     yield s
     await s.close()
 
@@ -163,7 +167,7 @@ async def test_purge_deletes_in_bounded_batches(
         "INSERT INTO denylist SELECT 'j' || i, %s FROM generate_series(1, 1050) i",
         (T,),
     )
-    monkeypatch.setattr(postgres, "_PURGE_BATCH", 100)
+    monkeypatch.setattr(postgres_store, "_PURGE_BATCH", 100)
     batches: list[int] = []
     real = store._purge_batch
 
@@ -204,17 +208,25 @@ async def test_an_unreachable_server_raises_store_unavailable(kind: str) -> None
             await check(port)
 
 
-def terminate(app: str) -> int:
-    rows = admin_sql(
-        "public",
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-        (app,),
-    )
-    return len(rows)
+@pytest.fixture
+def terminate(throwaway_postgres: ThrowawayPostgres) -> Callable[[str], int]:
+    """Kills backends on the suite's own cluster (the test is marked ``throwaway``)."""
+
+    def kill(app: str) -> int:
+        with postgres_admin(throwaway_postgres.url) as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (app,),
+            ).fetchall()
+        return len(rows)
+
+    return kill
 
 
+@pytest.mark.throwaway
 async def test_killed_connections_are_replaced_without_a_restart(
-    store: PostgresStore, schema: str
+    store: PostgresStore, schema: str, terminate: Callable[[str], int]
 ) -> None:
     user, session = await user_with_session(store)
     await asyncio.gather(*(store.get_session(session.sid) for _ in range(4)))  # several in pool

@@ -3,18 +3,15 @@ every store call fails closed (StoreUnavailableError, never "not revoked");
 when it is back the same store object recovers by itself, and nothing that
 was committed is lost.
 
-This stops and starts the machine's local cluster, so it needs root and
-``pg_ctlcluster`` (as CI has); elsewhere it skips, saying why.
+This stops and starts a throwaway cluster the suite made for itself
+(``throwaway.py``), never the machine's; without the PostgreSQL binaries it
+skips, saying why (a failure under CI=true).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,29 +19,12 @@ from jwtwarden.core.sessions import Session
 from jwtwarden.core.users import User
 from jwtwarden.errors import StoreUnavailableError
 from jwtwarden.stores.postgres import PostgresStore
-from tests.stores.servers import postgres_admin, postgres_schema, schema_url
+from tests.stores.servers import postgres_schema, schema_url
+from tests.stores.throwaway import ThrowawayPostgres
 
-pytestmark = pytest.mark.store
+pytestmark = [pytest.mark.store, pytest.mark.throwaway]
 
 T = 1_800_000_000.0
-
-
-def _cluster(action: str) -> None:
-    versions = sorted(os.listdir("/etc/postgresql"))
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", action],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-def _can_restart() -> str | None:
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        return "pg_ctlcluster is not installed"
-    if os.geteuid() != 0:
-        return "restarting the local PostgreSQL needs root"
-    return None
 
 
 async def _until_up(store: PostgresStore, seconds: float = 60) -> None:
@@ -59,13 +39,12 @@ async def _until_up(store: PostgresStore, seconds: float = 60) -> None:
             await asyncio.sleep(0.2)  # waiting for a real server to come back
 
 
-async def test_a_restart_loses_nothing_committed_and_the_store_recovers() -> None:
-    reason = _can_restart()
-    if reason:
-        pytest.skip(reason)
-    postgres_admin().close()  # skip (a failure under CI) if the server is down
-    with postgres_schema() as schema:
-        store = PostgresStore(schema_url(schema))
+async def test_a_restart_loses_nothing_committed_and_the_store_recovers(
+    throwaway_postgres: ThrowawayPostgres,
+) -> None:
+    cluster = throwaway_postgres
+    with postgres_schema(cluster.url) as schema:
+        store = PostgresStore(schema_url(schema, base=cluster.url))
         user = User("u-restart", "restart", "$argon2id$x", ("user",), T)
         await store.create_user(user)
         session = Session("s" * 21 + "A", user.sub, 0, b"salt" * 4, T, T + 5000, T)
@@ -76,13 +55,13 @@ async def test_a_restart_loses_nothing_committed_and_the_store_recovers() -> Non
         await store.revoke_session(other.sid, T + 2, "logout")
         await store.deny_jti("jti-before-restart", 4e9)
         try:
-            _cluster("stop")
+            cluster.stop()
             with pytest.raises(StoreUnavailableError):
                 await store.revocation_facts(user.sub, other.sid, "jti-before-restart", T + 3)
             with pytest.raises(StoreUnavailableError):
                 await store.rotate(session.sid, 1, T + 3)
         finally:
-            _cluster("start")
+            cluster.start()
         await _until_up(store)
         facts = await store.revocation_facts(user.sub, other.sid, "jti-before-restart", T + 4)
         assert facts.jti_denied and facts.session_revoked

@@ -4,7 +4,9 @@ policy check, faults and recovery, memory per session, and a race across
 processes.
 
 Each test uses a key prefix of its own on the local server (see
-``servers.py``); an unreachable server skips (a failure under CI=true).
+``servers.py``). A test that flushes, reconfigures or kills connections is
+marked ``throwaway`` and runs on a redis-server the suite started for it.
+An unreachable server skips (a failure under CI=true).
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from tests.stores.feed_race import a_follower_misses_nothing
 from tests.stores.live_rotation import rotate_if_live_agrees_at_float_boundaries
 from tests.stores.race import four_processes_make_one_lineage
 from tests.stores.servers import (
-    REDIS_URL,
     closed_port,
     delete_prefix,
     prefixed,
     redis_admin,
     redis_prefix,
 )
+from tests.stores.throwaway import ThrowawayRedis
 
 pytestmark = pytest.mark.store
 
@@ -51,21 +53,21 @@ PERMANENT = {"u", "n", "users", "e", "k", "c", "cn"}
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    with redis_prefix() as p:
+def prefix(redis_url: str) -> Iterator[str]:
+    with redis_prefix(redis_url) as p:
         yield p
 
 
 @pytest.fixture
-def admin() -> Iterator[redis.Redis]:
-    client = redis_admin()
+def admin(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis_admin(redis_url)
     yield client
     client.close()
 
 
 @pytest.fixture
-async def store(prefix: str) -> AsyncIterator[RedisStore]:
-    s = RedisStore(prefixed(prefix))
+async def store(prefix: str, redis_url: str) -> AsyncIterator[RedisStore]:
+    s = RedisStore(prefixed(prefix, redis_url))
     yield s
     await s.close()
 
@@ -80,6 +82,7 @@ async def user_with_session(store: RedisStore, now: float = T) -> tuple[User, Se
     return user, session
 
 
+@pytest.mark.throwaway
 async def test_scripts_survive_a_script_flush(store: RedisStore, admin: redis.Redis) -> None:
     _, session = await user_with_session(store)
     assert await store.rotate(session.sid, 0, T + 1) is not None
@@ -88,6 +91,7 @@ async def test_scripts_survive_a_script_flush(store: RedisStore, admin: redis.Re
     assert rotated is not None and rotated.generation == 2
 
 
+@pytest.mark.throwaway
 async def test_the_one_round_trip_scripts_survive_a_script_flush(
     store: RedisStore, admin: redis.Redis
 ) -> None:
@@ -128,12 +132,11 @@ async def test_get_session_of_a_session_whose_user_is_gone(
     assert await store.get_session("missing") is None
 
 
-async def test_every_key_of_expirable_state_has_a_ttl(
-    store: RedisStore, admin: redis.Redis, prefix: str
-) -> None:
+async def test_every_key_of_expirable_state_has_a_ttl(admin: redis.Redis, prefix: str) -> None:
+    store = RedisStore(prefixed(prefix), policy=POLICY)  # its TTLs: idle 1000 s, horizon 300 s
     user, session = await user_with_session(store)
     _, other = await user_with_session(store)
-    await store.purge_expired(T, POLICY)  # teaches the store the idle TTL and horizon
+    await store.purge_expired(T, POLICY)
     _, third = await user_with_session(store)
     await store.rotate(session.sid, 0, T + 1)
     await store.revoke_session(other.sid, T + 2, "logout")
@@ -154,6 +157,7 @@ async def test_every_key_of_expirable_state_has_a_ttl(
     assert 990_000 < admin.pttl(store._session_key(third.sid)) <= 1_000_000
     assert 290_000 < admin.pttl(store._session_key(other.sid)) <= 300_000
     assert 590_000 < admin.pttl(store._failures_key("k1")) <= 600_000
+    await store.close()
 
 
 async def test_keys_are_hash_tagged_so_each_atomic_step_is_one_slot(store: RedisStore) -> None:
@@ -187,26 +191,13 @@ async def test_a_live_session_takes_at_most_300_bytes(
 
 
 @pytest.fixture
-def empty_db() -> Iterator[str]:
-    """A whole logical database of its own, so the test may FLUSHDB it
-    without touching anyone else's keys on the shared server."""
-    admin = redis_admin()
-    base = REDIS_URL.rsplit("/", 1)[0]
-    for db in range(15, 0, -1):
-        client = redis.Redis.from_url(f"{base}/{db}")
-        if client.dbsize() == 0:
-            client.set("jwt-test-claim", "1", nx=True, ex=300)
-            if client.dbsize() == 1:
-                yield f"{base}/{db}"
-                client.flushdb()
-                client.close()
-                admin.close()
-                return
-        client.close()
-    admin.close()
-    pytest.skip("no empty logical database on the Redis server to flush")
+def empty_db(throwaway_redis: ThrowawayRedis) -> str:
+    """A whole server of its own, started for this test, so the test may
+    FLUSHDB it without touching anyone else's keys."""
+    return throwaway_redis.url
 
 
+@pytest.mark.throwaway
 async def test_a_flushed_redis_revokes_every_earlier_token_for_one_lifetime(
     empty_db: str, tmp_path: Path, clock: FrozenClock
 ) -> None:
@@ -252,7 +243,9 @@ async def test_a_flushed_redis_revokes_every_earlier_token_for_one_lifetime(
 
 
 @pytest.fixture
-def evicting_server(admin: redis.Redis) -> Iterator[None]:
+def evicting_server(throwaway_redis: ThrowawayRedis) -> Iterator[None]:
+    """The suite's own server (the test is marked ``throwaway``), set to evict."""
+    admin = redis_admin(throwaway_redis.url)
     before = admin.config_get("maxmemory-policy")["maxmemory-policy"]
     assert before is not None
     admin.config_set("maxmemory-policy", "volatile-lru")
@@ -260,12 +253,14 @@ def evicting_server(admin: redis.Redis) -> Iterator[None]:
         yield
     finally:
         admin.config_set("maxmemory-policy", before)
+        admin.close()
 
 
+@pytest.mark.throwaway
 async def test_an_evicting_server_is_warned_about(
-    evicting_server: None, prefix: str, caplog: pytest.LogCaptureFixture
+    evicting_server: None, prefix: str, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = RedisStore(prefixed(prefix))
+    store = RedisStore(prefixed(prefix, redis_url))
     with caplog.at_level(logging.WARNING, logger="jwtwarden.stores.redis"):
         await store.ping()
     assert any("volatile-lru" in r.getMessage() for r in caplog.records)
@@ -273,15 +268,21 @@ async def test_an_evicting_server_is_warned_about(
     await store.close()
 
 
-async def test_an_evicting_server_is_refused_on_request(evicting_server: None, prefix: str) -> None:
-    store = RedisStore(prefixed(prefix) + "&require_noeviction=true")
+@pytest.mark.throwaway
+async def test_an_evicting_server_is_refused_on_request(
+    evicting_server: None, prefix: str, redis_url: str
+) -> None:
+    store = RedisStore(prefixed(prefix, redis_url) + "&require_noeviction=true")
     with pytest.raises(ConfigurationError, match="noeviction"):
         await store.ping()
     await store.close()
 
 
-async def test_a_noeviction_server_is_accepted_on_request(prefix: str) -> None:
-    store = RedisStore(prefixed(prefix) + "&require_noeviction=true")
+@pytest.mark.throwaway
+async def test_a_noeviction_server_is_accepted_on_request(prefix: str, redis_url: str) -> None:
+    # The suite's own server, started with noeviction (redis-server's default),
+    # so the test does not depend on how the machine's Redis is configured.
+    store = RedisStore(prefixed(prefix, redis_url) + "&require_noeviction=true")
     await store.ping()
     await store.close()
 
@@ -317,6 +318,7 @@ def kill_clients(admin: redis.Redis, name: str) -> int:
     return len(ids)
 
 
+@pytest.mark.throwaway
 async def test_killed_connections_are_replaced_without_a_restart(
     store: RedisStore, admin: redis.Redis, prefix: str
 ) -> None:
@@ -414,6 +416,7 @@ async def test_wait_for_revocations_wakes_on_a_new_event(store: RedisStore) -> N
     assert time.monotonic() - started < 2
 
 
+@pytest.mark.throwaway
 async def test_a_flushed_redis_puts_its_store_cutoff_on_the_feed(empty_db: str) -> None:
     store = RedisStore(empty_db)
     position = (await store.revocation_snapshot(T, H)).position

@@ -28,7 +28,7 @@ def open_store(url: str, policy: Policy | None = None) -> Store:
     if scheme == "memory":
         from .memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(policy=policy)
     if scheme == "sqlite":
         prefix = "sqlite:///"
         if not url.startswith(prefix) or len(url) == len(prefix):
@@ -37,17 +37,17 @@ def open_store(url: str, policy: Policy | None = None) -> Store:
             )
         from .sqlite import SqliteStore
 
-        return SqliteStore(url[len(prefix) :])
+        return SqliteStore(url[len(prefix) :], policy=policy)
     if scheme in ("postgresql", "postgres"):
         _require("psycopg", "postgres")
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, policy=policy)
     if scheme in ("redis", "rediss"):
         _require("redis", "redis")
         from .redis import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, policy=policy)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path, "
         "postgresql://… or redis://…"

@@ -1,14 +1,9 @@
 """SqliteStore: the embedded default, one file, several processes.
 
-WAL journal so readers never block the writer; every write is one statement
-(atomic on its own) and the rotation is ``UPDATE … WHERE sid = ? AND
-generation = ? … RETURNING``, so racing processes on one file still get
-exactly one rotation. ``synchronous=NORMAL`` in WAL mode survives a process
-crash; an OS crash or power loss may lose the last transactions (use the
-PostgreSQL store where that matters).
-
-sqlite3 is blocking, so every call runs on one dedicated thread per store,
-which owns the connection; the event loop never waits on the file lock.
+A WAL journal, one statement per write (the rotation a compare-and-swap
+``UPDATE … RETURNING``), reads inline on a read-only connection and writes
+on one thread per store, so the event loop never waits on the file lock.
+Durability and the reasons for each connection: docs/stores.md.
 """
 
 from __future__ import annotations
@@ -23,16 +18,27 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..core.clients import Client
 from ..core.policy import Policy
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
-from ..core.view import RevocationEvent, RevocationSnapshot
+from ..core.view import RevocationEvent, RevocationSnapshot, event_forget_at
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
-from ._rows import SESSION_COLUMNS, USER_COLUMNS, session_from, session_row, user_from
+from . import _sql
+from ._rows import (
+    SESSION_AND_USER_COLUMNS,
+    SESSION_COLUMNS,
+    USER_COLUMNS,
+    Rows,
+    event_from,
+    feed_position,
+    session_from,
+    session_row,
+)
+from ._sql import EVENT_FORGET_AT, SQLITE, USER_STATE, Dialect, UserWrites, purge_params
 from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
@@ -41,38 +47,82 @@ SCHEMA_VERSION = 2
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
-_SESSION_COLUMNS = SESSION_COLUMNS
-_USER_COLUMNS = USER_COLUMNS
-# Of two racing cutoffs the later one wins, with its keep_sid.
-_LATER_CUTOFF = (
-    "cutoff_at = CASE WHEN cutoff_at > :at THEN cutoff_at ELSE :at END, "
-    "keep_sid = CASE WHEN cutoff_at > :at THEN keep_sid ELSE :keep END"
+_GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE sub = ?"
+_NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({SQLITE.values(13)})"
+_GET_SESSION = (
+    f"SELECT {SESSION_AND_USER_COLUMNS} "
+    "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?"
+)
+_ROTATE = SQLITE.sql(_sql.ROTATE)
+_FORGET_AT = SQLITE.sql(EVENT_FORGET_AT)
+# Mirrors jwtwarden.core.rotation.rotates_now: the compare-and-swap of
+# _ROTATE guarded by every condition under which decide_rotation rotates.
+# RETURNING cannot name the user's columns, so the user is read after it.
+_ROTATE_IF_LIVE = (
+    "UPDATE sessions SET generation = generation + 1, rotated_at = :now, "
+    "last_used_at = :now WHERE sid = :sid AND generation = :gen AND revoked_at IS NULL "
+    "AND :now < expires_at AND :now - last_used_at < :idle AND EXISTS (SELECT 1 "
+    "FROM users u WHERE u.sub = sessions.sub "
+    "AND (u.banned_until IS NULL OR :now >= u.banned_until) "
+    "AND (u.cutoff_at IS NULL OR auth_time >= u.cutoff_at "
+    "OR sessions.sid = u.keep_sid)) "
+    f"RETURNING {SESSION_COLUMNS}"
 )
 
 
-class SqliteStore:
+# Each purge statement deletes one bounded batch (see _purge).
+_PURGES = (
+    "DELETE FROM denylist WHERE jti IN (SELECT jti FROM denylist WHERE forget_at <= :now LIMIT :n)",
+    # Mirrors jwtwarden.core.sessions.is_purgeable.
+    "DELETE FROM sessions WHERE sid IN (SELECT s.sid FROM sessions s "
+    "LEFT JOIN users u ON u.sub = s.sub WHERE "
+    "(s.revoked_at IS NOT NULL AND s.revoked_at <= :now - :h) "
+    "OR (s.revoked_at IS NULL AND (s.expires_at <= :now "
+    "OR s.last_used_at <= :now - :idle "
+    "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
+    "LIMIT :n)",
+    "DELETE FROM login_failures WHERE rowid IN "
+    "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)",
+    # Mirrors jwtwarden.core.view.event_forget_at.
+    "DELETE FROM revocation_events WHERE position IN (SELECT position FROM "
+    "revocation_events WHERE (kind = 'jti' AND forget_at <= :now) "
+    "OR (kind != 'jti' AND at <= :now - :h) LIMIT :n)",
+)
+
+
+def _json_roles(roles: tuple[str, ...]) -> str:
+    return json.dumps(list(roles))
+
+
+def _roles_from_json(value: str) -> tuple[str, ...]:
+    return tuple(json.loads(value))
+
+
+class SqliteStore(UserWrites):
     """A store in one SQLite file (``sqlite:///path``)."""
 
-    def __init__(self, path: str, *, busy_timeout: float = 10.0) -> None:
+    _dialect: ClassVar[Dialect] = SQLITE
+    _rows: ClassVar[Rows] = Rows(encode_roles=_json_roles, decode_roles=_roles_from_json)
+
+    def __init__(
+        self, path: str, *, policy: Policy | None = None, busy_timeout: float = 10.0
+    ) -> None:
+        #: The policy the store was opened with.
+        self.policy = policy or Policy()
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwtwarden-sqlite")
         if path == ":memory:":
             raise ConfigurationError("use memory:// for an in-memory store")
         self._conn: sqlite3.Connection = self._executor.submit(self._connect, busy_timeout).result()
-        # Reads run inline on the caller's thread through a second, read-only
-        # connection: in WAL mode a read never waits for a writer, and a
-        # 20-50 µs query costs less than a hop to the writer thread and back
-        # (which was half the time of a refresh). Writes, which may wait for
-        # another process's lock, stay on the writer thread.
+        # Reads run inline on a read-only connection: a WAL read never waits
+        # for a writer, and costs less than a hop to the writer thread.
         self._reader = sqlite3.connect(
             path, timeout=1.0, isolation_level=None, check_same_thread=False
         )
         self._reader.execute("PRAGMA query_only = 1")
         self._reading = threading.Lock()
-        # The hot single-statement writes (a rotation, a new session) first
-        # try inline on a connection that never waits (timeout 0); only when
-        # another process holds the write lock do they go to the writer
-        # thread, which waits for it. The event loop never blocks on a lock.
+        # Hot single-statement writes try inline on a connection that never
+        # waits (timeout 0); under another process's lock, the writer thread.
         self._eager = sqlite3.connect(
             path, timeout=0, isolation_level=None, check_same_thread=False
         )
@@ -124,69 +174,31 @@ class SqliteStore:
     # users
 
     async def create_user(self, user: User) -> None:
-        sql = (
-            "INSERT INTO users (sub, username, username_key, password_hash, roles, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
-        )
-        params = (
-            user.sub,
-            user.username,
-            user.username_key,
-            user.password_hash,
-            json.dumps(list(user.roles)),
-            user.created_at,
-        )
-        await self._run(self._execute, sql, params)
+        await self._run(self._execute, SQLITE.sql(_sql.NEW_USER), self._rows.user_params(user))
 
     async def get_user(self, sub: str) -> User | None:
-        row = self._read_one(f"SELECT {_USER_COLUMNS} FROM users WHERE sub = ?", (sub,))
-        return None if row is None else _user(row)
+        row = self._read_one(_GET_USER, (sub,))
+        return None if row is None else self._rows.user(row)
 
     async def find_user(self, username: str) -> User | None:
-        sql = f"SELECT {_USER_COLUMNS} FROM users WHERE username_key = ?"
+        sql = f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
         row = self._read_one(sql, (normalize_username(username),))
-        return None if row is None else _user(row)
+        return None if row is None else self._rows.user(row)
 
     async def list_users(self) -> list[User]:
-        rows = self._read_all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY created_at", ())
-        return [_user(row) for row in rows]
+        rows = self._read_all(f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at", ())
+        return [self._rows.user(row) for row in rows]
 
-    async def set_password(
-        self, sub: str, password_hash: str, cutoff_at: float | None, keep_sid: str | None
-    ) -> bool:
-        if cutoff_at is None:
-            sql = "UPDATE users SET password_hash = :hash WHERE sub = :sub"
-            return await self._changed(sql, {"hash": password_hash, "sub": sub})
-        sql = f"UPDATE users SET password_hash = :hash, {_LATER_CUTOFF} WHERE sub = :sub"
-        params = {"hash": password_hash, "sub": sub, "at": cutoff_at, "keep": keep_sid}
-        return await self._run(self._user_write, sql, params)
+    async def _user_write(self, sql: str, params: dict[str, Any], *, revokes: bool) -> bool:
+        if not revokes:
+            return await self._changed(sql, params)
+        return await self._run(self._write_user_state, sql, params)
 
-    async def set_roles(self, sub: str, roles: tuple[str, ...], cutoff_at: float) -> bool:
-        sql = f"UPDATE users SET roles = :roles, {_LATER_CUTOFF} WHERE sub = :sub"
-        params = {"roles": json.dumps(list(roles)), "sub": sub, "at": cutoff_at, "keep": None}
-        return await self._run(self._user_write, sql, params)
-
-    async def set_cutoff(self, sub: str, cutoff_at: float, keep_sid: str | None) -> bool:
-        sql = f"UPDATE users SET {_LATER_CUTOFF} WHERE sub = :sub"
-        params = {"sub": sub, "at": cutoff_at, "keep": keep_sid}
-        return await self._run(self._user_write, sql, params)
-
-    async def set_ban(self, sub: str, until: float, cutoff_at: float) -> bool:
-        sql = f"UPDATE users SET banned_until = :until, {_LATER_CUTOFF} WHERE sub = :sub"
-        params = {"sub": sub, "until": until, "at": cutoff_at, "keep": None}
-        return await self._run(self._user_write, sql, params)
-
-    async def lift_ban(self, sub: str) -> bool:
-        sql = "UPDATE users SET banned_until = NULL WHERE sub = :sub"
-        return await self._run(self._user_write, sql, {"sub": sub})
-
-    def _user_write(self, sql: str, params: dict[str, Any]) -> bool:
-        """A change to a user's revocation state and its feed event, in one
-        transaction."""
+    def _write_user_state(self, sql: str, params: dict[str, Any]) -> bool:
+        """A change to a user's revocation state and its feed event (none
+        while the user has no cutoff), in one transaction."""
         with self._transaction():
-            row = self._execute(
-                f"{sql} RETURNING sub, cutoff_at, keep_sid, banned_until", params
-            ).fetchone()
+            row = self._execute(f"{sql} {USER_STATE}", params).fetchone()
             if row is not None and row[1] is not None:
                 self._execute(
                     "INSERT INTO revocation_events (kind, key, at, cutoff_at, keep_sid, "
@@ -208,71 +220,45 @@ class SqliteStore:
     # sessions
 
     async def create_session(self, session: Session) -> None:
-        sql = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({', '.join('?' * 13)})"
-        await self._write_one(sql, _session_row(session))
+        await self._write_one(_NEW_SESSION, session_row(session))
 
     async def get_session(self, sid: str) -> tuple[Session, User] | None:
-        sql = (
-            f"SELECT {_prefixed('s', _SESSION_COLUMNS)}, {_prefixed('u', _USER_COLUMNS)} "
-            "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?"
-        )
-        row = self._read_one(sql, (sid,))
-        return None if row is None else (_session(row[:13]), _user(row[13:]))
+        row = self._read_one(_GET_SESSION, (sid,))
+        return None if row is None else self._rows.session_and_user(row)
 
     async def rotate(self, sid: str, expected_generation: int, now: float) -> Session | None:
-        sql = (
-            "UPDATE sessions SET generation = generation + 1, "
-            "rotated_at = :now, last_used_at = :now "
-            "WHERE sid = :sid AND generation = :gen AND revoked_at IS NULL "
-            f"RETURNING {_SESSION_COLUMNS}"
-        )
         params = {"now": now, "sid": sid, "gen": expected_generation}
-        row = await self._write_one(sql, params)
-        return None if row is None else _session(row)
+        row = await self._write_one(_ROTATE, params)
+        return None if row is None else session_from(row)
 
     async def rotate_if_live(
         self, sid: str, expected_generation: int, now: float, idle_ttl: float
     ) -> tuple[Session, User] | None:
-        sql = (
-            "UPDATE sessions SET generation = generation + 1, rotated_at = :now, "
-            "last_used_at = :now WHERE sid = :sid AND generation = :gen AND revoked_at IS NULL "
-            "AND :now < expires_at AND :now - last_used_at < :idle AND EXISTS (SELECT 1 "
-            "FROM users u WHERE u.sub = sessions.sub "
-            "AND (u.banned_until IS NULL OR :now >= u.banned_until) "
-            "AND (u.cutoff_at IS NULL OR auth_time >= u.cutoff_at "
-            "OR sessions.sid = u.keep_sid)) "
-            f"RETURNING {_SESSION_COLUMNS}"
-        )
         params = {"now": now, "sid": sid, "gen": expected_generation, "idle": idle_ttl}
-        row = await self._write_one(sql, params)
+        row = await self._write_one(_ROTATE_IF_LIVE, params)
         if row is None:
             return None
-        session = _session(row)
-        user_row = self._read_one(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE sub = ?", (session.sub,)
-        )
-        return None if user_row is None else (session, _user(user_row))
+        session = session_from(row)
+        user_row = self._read_one(_GET_USER, (session.sub,))
+        return None if user_row is None else (session, self._rows.user(user_row))
 
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         return await self._run(self._revoke_session, sid, now, reason)
 
     def _revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
-        sql = (
-            "UPDATE sessions SET revoked_at = ?, revoke_reason = ? "
-            f"WHERE sid = ? AND revoked_at IS NULL RETURNING {_SESSION_COLUMNS}"
-        )
+        params = {"now": now, "reason": reason, "sid": sid}
         with self._transaction():
-            row = self._execute(sql, (now, reason, sid)).fetchone()
+            row = self._execute(SQLITE.sql(_sql.REVOKE_SESSION), params).fetchone()
             if row is not None:
                 self._execute(
                     "INSERT INTO revocation_events (kind, key, at) VALUES ('sid', ?, ?)",
                     (sid, now),
                 )
-        return None if row is None else _session(row)
+        return None if row is None else session_from(row)
 
     async def list_sessions(self, sub: str) -> list[Session]:
-        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE sub = ? ORDER BY auth_time"
-        return [_session(row) for row in self._read_all(sql, (sub,))]
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE sub = ? ORDER BY auth_time"
+        return [session_from(row) for row in self._read_all(sql, (sub,))]
 
     # access-token revocations
 
@@ -317,12 +303,15 @@ class SqliteStore:
             snapshot.position = str(position)
             rows = self._execute("SELECT jti, forget_at FROM denylist WHERE forget_at > ?", (now,))
             snapshot.denied = dict(rows.fetchall())
+            # The horizon filters mirror jwtwarden.core.view.event_forget_at.
             rows = self._execute(
-                "SELECT sid, revoked_at + :h FROM sessions WHERE revoked_at IS NOT NULL "
+                "SELECT sid, revoked_at FROM sessions WHERE revoked_at IS NOT NULL "
                 "AND revoked_at > :now - :h",
                 {"h": horizon, "now": now},
             )
-            snapshot.sessions = dict(rows.fetchall())
+            snapshot.sessions = {
+                sid: event_forget_at("sid", at, None, horizon) for sid, at in rows.fetchall()
+            }
             rows = self._execute(
                 "SELECT sub, cutoff_at, keep_sid, banned_until FROM users "
                 "WHERE cutoff_at IS NOT NULL AND cutoff_at > :now - :h",
@@ -331,7 +320,7 @@ class SqliteStore:
             for sub, cutoff_at, keep_sid, banned_until in rows.fetchall():
                 snapshot.users[sub] = (
                     UserRevocation(cutoff_at, keep_sid, banned_until),
-                    cutoff_at + horizon,
+                    event_forget_at("user", cutoff_at, None, horizon),
                 )
         finally:
             self._execute("COMMIT")
@@ -344,62 +333,21 @@ class SqliteStore:
         # can never fill a page and stall a follower.
         sql = (
             "SELECT position, kind, key, at, forget_at, cutoff_at, keep_sid, banned_until "
-            "FROM revocation_events WHERE position > :after AND ("
-            "(kind = 'jti' AND forget_at > :now) OR (kind != 'jti' AND at + :h > :now)) "
+            f"FROM revocation_events WHERE position > :after AND {_FORGET_AT} > :now "
             "ORDER BY position LIMIT :limit"
         )
-        start = int(after) if after and after.isdigit() else 0
-        params = {"after": start, "now": now, "h": horizon, "limit": limit}
-        rows = self._read_all(sql, params)
-        return [_event(row, horizon) for row in rows]
+        params = {"after": feed_position(after), "now": now, "h": horizon, "limit": limit}
+        return [
+            event_from(position, kind, key, at, forget_at, UserRevocation(*user), horizon)
+            for position, kind, key, at, forget_at, *user in self._read_all(sql, params)
+        ]
 
     async def purge_expired(self, now: float, policy: Policy) -> int:
-        params = {
-            "now": now,
-            "idle": policy.idle_ttl,
-            "h": policy.revocation_horizon,
-            "window": policy.login_window,
-            "n": _PURGE_BATCH,
-        }
-        denied = await self._run(
-            self._purge,
-            (
-                "DELETE FROM denylist WHERE jti IN "
-                "(SELECT jti FROM denylist WHERE forget_at <= :now LIMIT :n)"
-            ),
-            params,
-        )
-        sessions = await self._run(
-            self._purge,
-            (
-                "DELETE FROM sessions WHERE sid IN (SELECT s.sid FROM sessions s "
-                "LEFT JOIN users u ON u.sub = s.sub WHERE "
-                "(s.revoked_at IS NOT NULL AND s.revoked_at <= :now - :h) "
-                "OR (s.revoked_at IS NULL AND (s.expires_at <= :now "
-                "OR s.last_used_at <= :now - :idle "
-                "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
-                "LIMIT :n)"
-            ),
-            params,
-        )
-        failures = await self._run(
-            self._purge,
-            (
-                "DELETE FROM login_failures WHERE rowid IN "
-                "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)"
-            ),
-            params,
-        )
-        events = await self._run(
-            self._purge,
-            (
-                "DELETE FROM revocation_events WHERE position IN (SELECT position FROM "
-                "revocation_events WHERE (kind = 'jti' AND forget_at <= :now) "
-                "OR (kind != 'jti' AND at <= :now - :h) LIMIT :n)"
-            ),
-            params,
-        )
-        return denied + sessions + failures + events
+        params = purge_params(now, policy, _PURGE_BATCH)
+        total = 0
+        for sql in _PURGES:
+            total += await self._run(self._purge, sql, params)
+        return total
 
     def _purge(self, sql: str, params: dict[str, float]) -> int:
         """Delete in bounded batches, each its own short transaction, so a
@@ -421,17 +369,12 @@ class SqliteStore:
 
     async def record_login_failure(self, keys: Sequence[str], now: float, since: float) -> None:
         def record() -> None:
-            self._execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 for key in keys:
                     self._execute(
                         "DELETE FROM login_failures WHERE key = ? AND at <= ?", (key, since)
                     )
                     self._execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now))
-            except BaseException:
-                self._execute("ROLLBACK")
-                raise
-            self._execute("COMMIT")
 
         await self._run(record)
 
@@ -506,26 +449,3 @@ def _guarded(fn: Callable[..., _T], *args: Any) -> _T:
         raise StoreConflictError(detail=str(exc)) from exc
     except sqlite3.Error as exc:
         raise StoreUnavailableError(detail=f"sqlite: {exc}") from exc
-
-
-def _prefixed(alias: str, columns: str) -> str:
-    return ", ".join(f"{alias}.{name.strip()}" for name in columns.split(","))
-
-
-def _event(row: Any, horizon: float) -> RevocationEvent:
-    position, kind, key, at, forget_at, cutoff_at, keep_sid, banned_until = row
-    user = UserRevocation(cutoff_at, keep_sid, banned_until) if kind == "user" else None
-    forget = forget_at if kind == "jti" else at + horizon
-    return RevocationEvent(str(position), kind, key, forget, user, at if kind == "store" else None)
-
-
-def _session_row(s: Session) -> tuple[Any, ...]:
-    return session_row(s)
-
-
-def _session(row: Any) -> Session:
-    return session_from(row)
-
-
-def _user(row: Any) -> User:
-    return user_from(row, tuple(json.loads(row[3])))

@@ -5,7 +5,7 @@
 --
 -- The user hash (P:u:{sub}) is named by the session's own "u"/"U" field, so
 -- it is not in KEYS and lies in another slot: standalone or Sentinel only
--- (see redis.py).
+-- (docs/stores.md, "Cluster").
 local session = redis.call('HGETALL', KEYS[1])
 local f = redis.call('HMGET', KEYS[1], 'u', 'U')
 local sub = f[1]

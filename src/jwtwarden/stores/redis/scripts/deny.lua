@@ -1,4 +1,5 @@
--- Deny one access token and append its feed event, in one step.
+-- Deny one access token and append its feed event, in one step. The event
+-- matters until the token's own forget_at (jwtwarden.core.view.event_forget_at).
 -- KEYS[1] the denylist (zset scored by forget_at), KEYS[2] the feed (stream)
 -- ARGV[1] jti, ARGV[2] forget_at, ARGV[3] TTL in milliseconds of both keys
 -- (only ever extended)

@@ -1,5 +1,6 @@
 -- Purge one dead session, unless it changed since it was judged dead
--- (rotated, used or revoked in between): compare, then delete.
+-- (rotated, used or revoked in between): compare, then delete. The judging
+-- is jwtwarden.core.sessions.is_purgeable, called in Python (purge.py).
 -- KEYS[1] the session hash
 -- ARGV[1] generation, ARGV[2] last use, ARGV[3] revoked at ("" none), as read
 -- Returns 1 if deleted, else 0.

@@ -1,6 +1,7 @@
 -- The happy path of a refresh in one step: the rotation compare-and-swap of
--- redis_rotate.lua, done only if decide_rotation would rotate the current
+-- rotate.lua, done only if decide_rotation would rotate the current
 -- generation (DESIGN property 1 still holds: it is the same CAS).
+-- mirrors jwtwarden.core.rotation.rotates_now
 -- KEYS[1] the session hash
 -- ARGV[1] expected generation, ARGV[2] now (stored as given: integer
 -- microseconds, or a float's repr when that is not exact), ARGV[3] the idle
@@ -10,10 +11,10 @@
 --
 -- The user hash (P:u:{sub}) is named by the session's own "u"/"U" field, so
 -- it is not in KEYS and lies in another slot: standalone or Sentinel only,
--- like the revocation scripts (see redis.py).
+-- like the revocation scripts (docs/stores.md, "Cluster").
 --
 -- Times compare as Python compares them: Lua numbers are doubles, sec()
--- decodes a stored time to the very double redis.py's _tf() makes (an
+-- decodes a stored time to the very double codec.parse_time() makes (an
 -- integer below 2^53 divided by 1e6 is one correctly rounded division;
 -- tonumber() of a repr reads back the same double), and every test is core's
 -- own expression negated, never rearranged.
@@ -59,7 +60,7 @@ end
 if cutoff and sec(auth_time) < tonumber(cutoff) and ARGV[4] ~= keep then
     return false
 end
--- The rotation, exactly as redis_rotate.lua makes it.
+-- The rotation, exactly as rotate.lua makes it.
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('HSET', KEYS[1], 't', ARGV[2], 'l', ARGV[2])
 local deadline = sec(expires_at)

@@ -1,7 +1,7 @@
 -- jwtwarden PostgreSQL schema, migration 2: the revocation feed.
 -- One row per revocation, written in the same transaction as the revocation.
 -- Positions come from a sequence, taken under a transaction-scoped advisory
--- lock held until commit (postgres.py, _append_event), so rows become visible
+-- lock held until commit (postgres/feed.py, append_event), so rows become visible
 -- in position order and a follower resuming after its last position misses
 -- nothing. Rows are deleted once they can no longer matter (purge_expired).
 CREATE SEQUENCE revocation_events_position AS bigint;

@@ -4,7 +4,7 @@
 -- KEYS[1] the session hash
 -- ARGV[1] expected generation, ARGV[2] now (stored as given: integer
 -- microseconds, or a float's repr when that is not exact),
--- ARGV[3] idle TTL in seconds ("0": unknown)
+-- ARGV[3] the store policy's idle TTL in seconds ("0": none)
 -- Returns the session's fields after the rotation, or nil.
 local function sec(s)
     if string.find(s, '[.eEn]') then
@@ -20,7 +20,8 @@ end
 redis.call('HINCRBY', KEYS[1], 'g', 1)
 redis.call('HSET', KEYS[1], 't', ARGV[2], 'l', ARGV[2])
 -- The key lives until the absolute expiry or the idle deadline, whichever
--- comes first; relative to the "now" we were given, never the server clock.
+-- comes first (the two ends of jwtwarden.core.sessions.Session.is_expired);
+-- relative to the "now" we were given, never the server clock.
 local now = sec(ARGV[2])
 local deadline = sec(redis.call('HGET', KEYS[1], 'x'))
 local idle = tonumber(ARGV[3])

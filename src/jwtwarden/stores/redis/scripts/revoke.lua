@@ -1,8 +1,9 @@
 -- Mark a session revoked, once, and append its feed event in the same step.
--- Its key then lives only for the revocation horizon (what access tokens it
--- minted can still be alive), if known.
+-- Its key then lives at most one revocation horizon (what access tokens it
+-- minted can still be alive; jwtwarden.core.sessions.is_purgeable keeps a
+-- revoked session that long).
 -- KEYS[1] the session hash, KEYS[2] the feed (stream)
--- ARGV[1] now, ARGV[2] reason, ARGV[3] horizon in milliseconds ("0": unknown),
+-- ARGV[1] now, ARGV[2] reason, ARGV[3] the horizon in milliseconds ("0": keep the TTL),
 -- ARGV[4] the sid, ARGV[5] the feed's TTL in milliseconds (only ever extended)
 -- Returns the session's fields if this call revoked it, else nil.
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'r') == 1 then

@@ -1,6 +1,7 @@
 -- Update a user in one step: set or delete fields, move the cutoff forward
 -- (of two racing cutoffs the later wins, with its keep_sid), and append the
 -- user's whole revocation state to the feed when it changed.
+-- mirrors jwtwarden.core.revocation.later_cutoff (the cutoff step)
 -- KEYS[1] the user hash, KEYS[2] the feed (stream)
 -- ARGV[1] the sub if the change goes on the feed ("" if not),
 -- ARGV[2] the feed's TTL in milliseconds (only ever extended),
@@ -17,7 +18,7 @@ for i = 5, #ARGV, 2 do
         redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
     end
 end
-if ARGV[3] ~= '' then
+if ARGV[3] ~= '' then  -- mirrors jwtwarden.core.revocation.later_cutoff
     local old = redis.call('HGET', KEYS[1], 'o')
     if not old or tonumber(old) <= tonumber(ARGV[3]) then
         redis.call('HSET', KEYS[1], 'o', ARGV[3])

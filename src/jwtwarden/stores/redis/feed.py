@@ -1,0 +1,91 @@
+"""The Redis store's revocation feed: the stream ``P:x``, read, awaited and
+trimmed. A position is a stream ID.
+
+Every revocation write appends its event inside the Lua script that makes
+the write, so events become visible in position order. Sid, user and store
+events store the instant; the reader adds the horizon
+(:func:`~jwtwarden.core.view.event_forget_at`, in :func:`.codec.event_of`).
+See docs/stores.md, "The revocation feed".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from typing import cast
+
+from ...core.view import RevocationEvent
+from .codec import event_of
+from .connection import Conn, Connector
+
+__all__ = ["changes", "purge", "wait"]
+
+#: Feed entries read (or purged) per XRANGE page.
+_PAGE = 1000
+_STREAM_ID = re.compile(r"\d+(-\d+)?")
+
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def changes(
+    conn: Conn, feed: str, after: str | None, now: float, horizon: float, limit: int
+) -> list[RevocationEvent]:
+    """Up to ``limit`` live events after ``after``, a page at a time past
+    the dead ones."""
+    events: list[RevocationEvent] = []
+    start = _start_after(after)
+    while len(events) < limit:
+        page = await _xrange(conn, feed, start)
+        live = (event_of(i, f, horizon) for i, f in page)
+        events += [e for e in live if e.forget_at > now]
+        if len(page) < _PAGE:
+            break
+        start = f"({page[-1][0].decode()}"
+    return events[:limit]
+
+
+async def wait(connector: Connector, feed: str, after: str | None, timeout: float) -> None:
+    """Return once the feed may hold an event after ``after``, or after
+    ``timeout`` seconds (``XREAD BLOCK``, in slices shorter than the socket
+    timeout). Raises StoreUnavailableError."""
+    position = after if after is not None and _STREAM_ID.fullmatch(after) else "0-0"
+    deadline = time.monotonic() + timeout
+    block_at_most = connector.timeout / 2
+
+    async def read(conn: Conn, block: int) -> bool:
+        return bool(await conn.redis.xread({feed: position}, count=1, block=block))
+
+    while (left := deadline - time.monotonic()) > 0:
+        block = max(1, int(min(left, block_at_most) * 1000))
+        if await connector.run(functools.partial(read, block=block)):
+            return
+
+
+async def purge(conn: Conn, feed: str, now: float, horizon: float) -> int:
+    """XDEL every event past its own forget_at, a page at a time. The feed
+    holds only what a verifier's view holds (and what died since the last
+    purge), so the walk is as bounded as the view. Stream IDs are server time
+    while ``now`` is the caller's, so neither ``MINID`` nor ``MAXLEN`` can
+    trim by age."""
+    start, deleted = "-", 0
+    while True:
+        page = await _xrange(conn, feed, start)
+        dead = [i for i, f in page if event_of(i, f, horizon).forget_at <= now]
+        if dead:
+            deleted += int(await conn.redis.xdel(feed, *dead))
+        if len(page) < _PAGE:
+            return deleted
+        start = f"({page[-1][0].decode()}"
+
+
+def _start_after(position: str | None) -> str:
+    """The XRANGE start after a feed position; from the oldest if there is
+    none (or it is not a stream ID: a follower switched stores)."""
+    if position is None or not _STREAM_ID.fullmatch(position):
+        return "-"
+    return f"({position}"
+
+
+async def _xrange(conn: Conn, feed: str, start: str) -> _Entries:
+    return cast("_Entries", await conn.redis.xrange(feed, start, "+", count=_PAGE))

@@ -1,0 +1,104 @@
+"""The Redis store's purge: deleting what is dead by the caller's ``now``.
+
+Keys carry TTLs, so Redis forgets most things on its own; a purge also
+deletes what is dead by a ``now`` that the server's clock has not reached.
+Sessions and failed-login sets are swept with SCAN, a bounded batch per call
+that resumes where the last one stopped; each session is judged by
+:func:`jwtwarden.core.sessions.is_purgeable` and deleted only if it has not
+changed since it was read (``scripts/forget.lua``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from ...core.policy import Policy
+from ...core.sessions import is_purgeable
+from . import feed
+from .codec import fmt_float, revocation_of, session_of
+from .connection import Conn
+from .keys import Keys, sid_of
+
+__all__ = ["Purger"]
+
+#: Keys a purge sweeps per kind and call (SCAN pages of about 500).
+_SWEEP_BUDGET = 20_000
+_SCAN_COUNT = 500
+
+
+class Purger:
+    """One store's purge, remembering where each sweep stopped."""
+
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+        self._cursors: dict[str, int] = {}
+
+    async def purge(self, conn: Conn, now: float, policy: Policy) -> int:
+        """Delete what is dead at ``now`` under ``policy``; how many
+        records and events went."""
+        keys, horizon = self._keys, policy.revocation_horizon
+        pipe = conn.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(keys.denied, "-inf", fmt_float(now))
+        # Index entries past core.view.event_forget_at (at + horizon <= now),
+        # rearranged into a score range.
+        pipe.zremrangebyscore(keys.revoked, "-inf", fmt_float(now - horizon))
+        pipe.zremrangebyscore(keys.cutoffs, "-inf", fmt_float(now - horizon))
+        denied = (await pipe.execute())[0]
+        sessions = await self._sweep(conn, "s", lambda ks: self._sessions(conn, ks, now, policy))
+        before = now - policy.login_window
+        failures = await self._sweep(conn, "f", lambda ks: _failures(conn, ks, before))
+        events = await feed.purge(conn, keys.feed, now, horizon)
+        return int(denied) + sessions + failures + events
+
+    async def _sweep(
+        self, conn: Conn, kind: str, batch: Callable[[list[bytes]], Awaitable[int]]
+    ) -> int:
+        """SCAN the keys of one kind, a page at a time, resuming where the last
+        purge stopped, up to the budget: the work per call stays bounded."""
+        cursor, seen, total = self._cursors.get(kind, 0), 0, 0
+        while seen < _SWEEP_BUDGET:
+            found = await conn.redis.scan(cursor, match=self._keys.pattern(kind), count=_SCAN_COUNT)
+            cursor, keys = cast("tuple[int, list[bytes]]", found)
+            seen += len(keys) or 1
+            if keys:
+                total += await batch(keys)
+            if cursor == 0:
+                break
+        self._cursors[kind] = cursor
+        return total
+
+    async def _sessions(self, conn: Conn, keys: list[bytes], now: float, policy: Policy) -> int:
+        keys = [k for k in keys if k.endswith(b"}")]  # sessions, not their indexes
+        pipe = conn.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        hashes = cast("list[dict[bytes, bytes]]", await pipe.execute())
+        rows = [
+            (key, h, session)
+            for key, h in zip(keys, hashes, strict=True)
+            if b"g" in h and (session := session_of(sid_of(key), h)) is not None
+        ]
+        subs = list({session.sub for _, _, session in rows})
+        pipe = conn.redis.pipeline(transaction=False)
+        for sub in subs:
+            pipe.hmget(self._keys.user(sub), ["n", "o", "k", "b"])
+        users = dict(zip(subs, await pipe.execute(), strict=True))
+        deleted = 0
+        for key, h, session in rows:
+            user = users[session.sub]
+            revocation = None if user[0] is None else revocation_of(*user[1:])
+            if not is_purgeable(session, revocation, now=now, policy=policy):
+                continue
+            # Deleted only if still as judged: not rotated, used or revoked since.
+            if await conn.scripts.forget(keys=[key], args=[h[b"g"], h[b"l"], h.get(b"r", b"")]):
+                deleted += 1
+                await conn.redis.zrem(self._keys.user_sessions(session.sub), session.sid)
+        return deleted
+
+
+async def _failures(conn: Conn, keys: list[bytes], before: float) -> int:
+    pipe = conn.redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.zremrangebyscore(key, "-inf", fmt_float(before))
+    return sum(int(n) for n in await pipe.execute())
