@@ -109,6 +109,8 @@ def test_the_lazy_exports_load_the_auth_server_only_when_asked() -> None:
         "from jwtwarden.verifier.django import JwtWardenMiddleware",
         "from jwtwarden.verifier.flask import JwtWarden",
         "import jwtwarden.keysource",
+        "from jwtwarden import TokenService, Settings, open_store",
+        "import asyncio, jwtwarden as j; asyncio.run(j.TokenService.open(j.Settings(store='memory://')))",
     ],
 )
 def test_the_package_imports_where_fcntl_does_not_exist(statement: str) -> None:
