@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jwtwarden.stores import open_store
+from jwtwarden.stores.base import WaitsForRevocations
 
 PROCESSES, DENIALS = 4, 50
 FORGET_AT = 4_000_000_000.0  # far ahead of the wall clock the Redis store checks
@@ -57,7 +58,8 @@ async def a_follower_misses_nothing(
             break  # every write has returned, and the feed after us is empty
         if not events:
             if wait:
-                await getattr(store, "wait_for_revocations")(position, 1.0)
+                assert isinstance(store, WaitsForRevocations)
+                await store.wait_for_revocations(position, 1.0)
             else:
                 await asyncio.sleep(0.001)
     for p in procs:
