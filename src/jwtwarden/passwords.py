@@ -13,14 +13,14 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import InvalidRequestError
+from .core.inputs import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    new_password,
+    normalize_password,
+)
 
 __all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "Passwords"]
-
-#: NIST SP 800-63B: at least 8 characters for a chosen password.
-MIN_PASSWORD_LENGTH = 8
-#: Bounded so a huge password cannot be used to burn CPU.
-MAX_PASSWORD_LENGTH = 1024
 
 
 class Passwords:
@@ -33,17 +33,13 @@ class Passwords:
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     def validate_new(self, password: object) -> str:
-        """The password if it is acceptable as a new one; else InvalidRequestError."""
-        if not isinstance(password, str):
-            raise InvalidRequestError("The password must be a string.")
-        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise InvalidRequestError(
-                f"The password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
-            )
-        return password
+        """The password, NFKC-normalised, if it is acceptable as a new one
+        (``core/inputs.py``); else InvalidRequestError."""
+        return new_password(password)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        """The argon2id hash of ``password`` (NFKC-normalised first)."""
+        return await asyncio.to_thread(self._hasher.hash, normalize_password(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; ``None`` (no such user) burns the
@@ -52,8 +48,8 @@ class Passwords:
             return False
         target = self._dummy if password_hash is None else password_hash
         try:
-            await asyncio.to_thread(self._hasher.verify, target, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            await asyncio.to_thread(self._hasher.verify, target, normalize_password(password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
         return password_hash is not None
 
