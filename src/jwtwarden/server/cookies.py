@@ -32,10 +32,12 @@ from ..errors import InvalidRequestError
 from ..service import TokenPair
 from .errors import HttpError
 
-__all__ = ["CSRF_HEADER", "REFRESH_PATH", "Cookies"]
+__all__ = ["CSRF_HEADER", "MAX_COOKIE", "REFRESH_PATH", "Cookies"]
 
 REFRESH_PATH = "/session/refresh"
 CSRF_HEADER = "x-csrf-token"
+#: The longest cookie value read (browsers drop cookies past 4 KiB anyway).
+MAX_COOKIE = 8192
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -56,10 +58,14 @@ class Cookies:
 
     def set_tokens(self, response: Response, pair: TokenPair) -> None:
         secure = not self.insecure
+        # The access cookie lives as long as the session, not as long as its
+        # token: once the token expires the browser still sends it, so
+        # ``/session/logout`` can name the session to end (the token itself
+        # is refused everywhere else once expired).
         response.set_cookie(
             self.access,
             pair.access_token,
-            max_age=pair.expires_in,
+            max_age=max(pair.expires_in, pair.refresh_expires_in),
             path="/",
             secure=secure,
             httponly=True,
@@ -119,6 +125,6 @@ class Cookies:
 
     def require_cookie(self, request: Request, name: str) -> str:
         value = request.cookies.get(name)
-        if not value or len(value) > 8192:
+        if not value or len(value) > MAX_COOKIE:
             raise InvalidRequestError("The session cookie is missing.")
         return value

@@ -28,6 +28,7 @@ from ..errors import (
     StoreError,
     UnsupportedGrantTypeError,
 )
+from ..events import log_value
 from ..verifier.credentials import refusal_for
 
 __all__ = ["HttpError", "error_response"]
@@ -65,17 +66,22 @@ def error_response(error: JwtWardenError) -> Response:
         return Response(refusal.body, refusal.status, refusal.headers)
     status = error.status if isinstance(error, HttpError) else _status_of(error)
     headers = {"cache-control": "no-store", "pragma": "no-cache"}
+    code, description = error.code, error.description
     if isinstance(error, RateLimitedError):
         headers["retry-after"] = str(error.retry_after)
+    elif isinstance(error, StoreConflictError):
+        # A conflict (a taken name) is the client's to resolve: retrying
+        # will not help, and nothing failed on the server.
+        code = "conflict"
     elif isinstance(error, StoreError):
+        # An outage: the client may retry (RFC 7009 §2.2.1 for revocation).
         headers["retry-after"] = "1"
-        logger.warning("store failure: %s", error.detail or error.description)
+        code = "temporarily_unavailable"
+        logger.warning("store failure: %s", log_value(error.detail or error.description))
     elif isinstance(error, InvalidClientError):
         headers["www-authenticate"] = 'Basic realm="jwtwarden"'
-    code = "temporarily_unavailable" if isinstance(error, StoreError) else error.code
-    description = error.description
     if status == 500:
-        logger.error("configuration error: %s", error.detail or error.description)
+        logger.error("configuration error: %s", log_value(error.detail or error.description))
         code, description = "server_error", "The server failed."
     body = json.dumps({"error": code, "error_description": description})
     return Response(body, status, headers, media_type="application/json")

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from ..errors import InvalidRequestError
 from .errors import HttpError
 
-__all__ = ["TrustedProxies", "client_ip", "read_form", "read_json"]
+__all__ = ["TrustedProxies", "authorization", "client_ip", "read_form", "read_json"]
 
 #: The largest body any endpoint accepts.
 MAX_BODY = 64 * 1024
@@ -88,6 +88,17 @@ async def read_json(request: Request, model: type[_M]) -> _M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidRequestError(f"Invalid {where}: {first['msg']}.") from None
+
+
+def authorization(request: Request) -> str | None:
+    """The one ``Authorization`` header, if any. Two are refused (400
+    ``invalid_request``): RFC 6750 §2 allows one method per request, and
+    letting the first (or the last) win would make a proxy and this server
+    disagree about who is calling."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise InvalidRequestError("Send one Authorization header, not several.")
+    return values[0] if values else None
 
 
 def require(form: dict[str, str], name: str) -> str:

@@ -21,7 +21,7 @@ from ...verifier.credentials import token_from_authorization
 from ..cookies import Cookies
 from ..follower import RevocationFollower
 from ..metrics import Metrics
-from ..requests import TrustedProxies, client_ip
+from ..requests import TrustedProxies, authorization, client_ip
 
 
 @dataclass(slots=True)
@@ -77,7 +77,7 @@ class Context:
         """The verified claims of the caller and whether they came from the
         cookie. A bearer header wins; a cookie-authenticated state-changing
         request must also pass the CSRF check."""
-        token = token_from_authorization(request.headers.get("authorization"))
+        token = token_from_authorization(authorization(request))
         via_cookie = token is None
         if token is None:
             token = request.cookies.get(self.cookies.access)
