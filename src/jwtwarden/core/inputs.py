@@ -18,8 +18,9 @@ username        1-150         any non-printable (Cc, Cf,   kept as typed; matche
                               space but U+0020), outer
                               spaces
 password        8-1024 (new)  Cc (NUL, CR, LF, TAB, ESC,   NFKC (NIST SP 800-63B      ``invalid_request``
-                1-1024        DEL, C1), Cs (lone           §5.1.1.2), before hashing
-                (presented)   surrogates)                  and before checking
+                1-1024        DEL, C1), Zl, Zp (U+2028,    §5.1.1.2), before hashing
+                (presented)   U+2029), Cs (lone            and before checking
+                              surrogates)
 client_id       1-64          all but ``A-Z a-z 0-9 _-``   none (ASCII)               ``invalid_client``
 (resource srv)                                                                        (after the same work)
 client secret   1-256         all but printable ASCII      none (ASCII)               ``invalid_client``
@@ -74,9 +75,11 @@ MAX_USER_AGENT_LENGTH = 512
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PRINTABLE_ASCII = re.compile(r"[!-~]+")
-#: Categories that never belong in a password: controls and lone surrogates
-#: (which cannot even be encoded as UTF-8 to be hashed).
-_PASSWORD_REFUSED = frozenset({"Cc", "Cs"})
+#: Categories that never belong in a password: controls, line and paragraph
+#: separators, and lone surrogates (which cannot even be encoded as UTF-8 to
+#: be hashed). Everything else, spaces and emoji included, is allowed (NIST
+#: SP 800-63B §5.1.1.2).
+_PASSWORD_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})
 #: Categories replaced in free text: controls, format characters (bidi
 #: overrides, zero-width), lone surrogates and line/paragraph separators.
 _TEXT_REPLACED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
