@@ -387,3 +387,14 @@ async def test_wrong_and_right_but_refused_answer_identically(
         "/token", data={"grant_type": "password", "username": "alice", "password": "nope"}
     )
     assert right.status_code == 429 and answer(right) == answer(wrong)
+
+
+# Found by the cookie fuzzing: a non-ASCII X-CSRF-Token was a 500
+# (``hmac.compare_digest`` refuses non-ASCII str).
+
+
+@pytest.mark.parametrize("path", ["/session/refresh", "/session/logout", "/logout", "/password"])
+async def test_a_non_ascii_csrf_header_is_a_403_not_a_crash(h: Harness, path: str) -> None:
+    await browser_login(h)
+    r = await h.client.post(path, headers={"x-csrf-token": "caf\u00e9".encode("latin-1")}, json={})
+    assert r.status_code == 403 and r.json()["error"] == "invalid_request"

@@ -112,7 +112,12 @@ class Cookies:
             return
         self.check_origin(request)
         presented = request.headers.get(CSRF_HEADER, "")
-        if len(presented) > 128 or not hmac.compare_digest(presented, self.csrf_token(sid)):
+        # Compared as bytes: ``compare_digest`` raises TypeError on a str with
+        # non-ASCII characters, which any header may hold (it was a 500).
+        expected = self.csrf_token(sid).encode()
+        if len(presented) > 128 or not hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"), expected
+        ):
             raise HttpError(403, "invalid_request", "Missing or wrong X-CSRF-Token header.")
 
     def check_origin(self, request: Request) -> None:
