@@ -58,8 +58,10 @@ async def test_a_hostile_character_gets_the_same_4xx_everywhere(
         return r.status_code, r.json()["error"]
 
     # Usernames and passwords, through every endpoint that takes them.
-    for body in ({"username": "al" + c + "ice", "password": PASSWORD},
-                 {"username": "alice", "password": PASSWORD + c}):
+    for body in (
+        {"username": "al" + c + "ice", "password": PASSWORD},
+        {"username": "alice", "password": PASSWORD + c},
+    ):
         r = await h.client.post("/session/login", **as_json(body))
         assert await status(r) == invalid, body
         new = as_json({**body, "username": "b" + body["username"]})
@@ -67,9 +69,11 @@ async def test_a_hostile_character_gets_the_same_4xx_everywhere(
         r = await h.client.post("/admin/users", **new)
         assert await status(r) == invalid, body
     if bad != "surrogate":  # a form cannot carry a lone surrogate (UTF-8)
-        for form in ({"username": "al" + c, "password": PASSWORD},
-                     {"username": "alice", "password": PASSWORD + c},
-                     {"username": "alice", "password": PASSWORD, "client_id": "app" + c}):
+        for form in (
+            {"username": "al" + c, "password": PASSWORD},
+            {"username": "alice", "password": PASSWORD + c},
+            {"username": "alice", "password": PASSWORD, "client_id": "app" + c},
+        ):
             r = await h.client.post("/token", data={"grant_type": "password", **form})
             assert await status(r) == invalid, form
     for change in (
@@ -208,9 +212,7 @@ async def test_every_logged_field_stays_on_one_line(
         await raw_request(h, "POST", b"/token", hostile_headers, form)
         good = b"grant_type=password&username=alice&password=" + PASSWORD.replace(" ", "+").encode()
         assert await raw_request(h, "POST", b"/token", hostile_headers, good) == 200
-        await raw_request(
-            h, "POST", b"/token", hostile_headers, good.replace(b"correct", b"wrong")
-        )
+        await raw_request(h, "POST", b"/token", hostile_headers, good.replace(b"correct", b"wrong"))
         # A store failure whose error text carries the input.
         find = h.service.store.find_user
 
@@ -289,8 +291,16 @@ def drop(h: Harness, *names: str) -> None:
 
 @pytest.mark.parametrize(
     "state",
-    ["live", "access_expired", "session_revoked", "user_cut_off", "refresh_only", "csrf_only",
-     "garbled_access", "no_cookies"],
+    [
+        "live",
+        "access_expired",
+        "session_revoked",
+        "user_cut_off",
+        "refresh_only",
+        "csrf_only",
+        "garbled_access",
+        "no_cookies",
+    ],
 )
 async def test_browser_logout_works_and_clears_cookies_in_every_state(
     h: Harness, state: str

@@ -10,31 +10,29 @@ same answer everywhere and on every store. Without it, a NUL byte was a
 cannot hold NUL, and a password with NUL was taken by one endpoint and
 refused by another.
 
-==============  ============  ===========================  =========================  ==================
-field           length        refused characters           normalisation              a bad value is
-==============  ============  ===========================  =========================  ==================
-username        1-150         any non-printable (Cc, Cf,   kept as typed; matched by  ``invalid_request``
-                              Cs, Co, Cn, Zl, Zp, and any  NFKC + case fold
-                              space but U+0020), outer
-                              spaces
-password        8-1024 (new)  Cc (NUL, CR, LF, TAB, ESC,   NFKC (NIST SP 800-63B      ``invalid_request``
-                1-1024        DEL, C1), Zl, Zp (U+2028,    §5.1.1.2), before hashing
-                (presented)   U+2029), Cs (lone            and before checking
-                              surrogates)
-client_id       1-64          all but ``A-Z a-z 0-9 _-``   none (ASCII)               ``invalid_client``
-(resource srv)                                                                        (after the same work)
-client secret   1-256         all but printable ASCII      none (ASCII)               ``invalid_client``
-client_id       1-128         all but printable ASCII      none (ASCII)               ``invalid_request``
-(token form)
-sid             1-64          all but ``A-Z a-z 0-9 _-``   none (ASCII)               not found (404)
-sub             1-128         all but printable ASCII      none (ASCII)               not found (404)
-roles           1-64 each,    all but ``A-Z a-z 0-9 _.:-`` none (ASCII)               ``invalid_request``
-                at most 32
-user agent      cut to 512    Cc, Cf, Cs, Zl, Zp replaced  NFC                        never refused
-                              by U+FFFD
-ip              an IP         anything that does not       ``ipaddress`` canonical    dropped (``None``)
-                address       parse as one                 form
-==============  ============  ===========================  =========================  ==================
+Per field: length; characters refused; normalisation; the answer to a bad
+value.
+
+- **username**: 1-150; anything not printable (Cc, Cf, Cs, Co, Cn, Zl, Zp
+  and every space but U+0020) and outer spaces; kept as typed, matched by
+  NFKC + case fold; ``invalid_request``.
+- **password**: 8-1024 when set, 1-1024 when presented; Cc (NUL, CR, LF,
+  TAB, ESC, DEL, C1), Zl, Zp (U+2028, U+2029) and Cs (lone surrogates);
+  NFKC before hashing and before checking (NIST SP 800-63B §5.1.1.2);
+  ``invalid_request``.
+- **resource-server client_id**: 1-64 of ``A-Z a-z 0-9 _ -``; **client
+  secret**: 1-256 printable ASCII; ``invalid_client``, after the same work
+  as an unknown client.
+- **client_id of a token request**: 1-128 printable ASCII;
+  ``invalid_request``.
+- **sid**: 1-64 of ``A-Z a-z 0-9 _ -``; **sub**: 1-128 printable ASCII;
+  not found (404), like any unknown one.
+- **roles**: at most 32, each 1-64 of ``A-Z a-z 0-9 _ . : -``
+  (``core/users.py``); ``invalid_request``.
+- **user agent**: cut to 512; Cc, Cf, Cs, Zl, Zp replaced by U+FFFD; NFC;
+  never refused (a strange browser must still be able to log in).
+- **ip**: an IP address, in ``ipaddress``'s canonical form; anything else
+  is dropped (``None``).
 
 Tokens have their own strict parsers (``tokens/refresh.py``,
 ``tokens/access.py``) and form fields are at most 8 KiB and NUL-free before
@@ -169,9 +167,9 @@ def clean_text(value: object, limit: int = MAX_USER_AGENT_LENGTH) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     text = unicodedata.normalize("NFC", value[: limit * 2])
-    return "".join(
-        "\ufffd" if unicodedata.category(c) in _TEXT_REPLACED else c for c in text
-    )[:limit]
+    return "".join("\ufffd" if unicodedata.category(c) in _TEXT_REPLACED else c for c in text)[
+        :limit
+    ]
 
 
 def client_ip_text(value: object) -> str | None:

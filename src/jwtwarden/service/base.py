@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..bootstrap import parts_from
 from ..clock import Clock, SystemClock
+from ..core import inputs
 from ..core.policy import Policy
 from ..core.revocation import revocation_cause
 from ..core.rotation import RotationDecision, decide_rotation
 from ..core.sessions import Session
 from ..core.throttle import retry_after, throttle_keys
 from ..core.users import User
-from ..core import inputs
 from ..errors import NotFoundError, RateLimitedError, UnknownKeyError
 from ..events import Event, EventSink
 from ..keysource import KeyManager

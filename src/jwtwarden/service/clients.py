@@ -67,7 +67,8 @@ class Clients(ServiceBase):
         server's own use) reports them too; introspecting one never counts as
         using it."""
         if refresh_tokens and token_type_hint == "refresh_token":
-            return await self._introspect_refresh(token) or await self._introspect_access(token)
+            found = await self._introspect_refresh(token) or await self._introspect_access(token)
+            return found or {"active": False}
         found = await self._introspect_access(token)
         if found is None and refresh_tokens:
             found = await self._introspect_refresh(token)

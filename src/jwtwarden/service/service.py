@@ -14,10 +14,8 @@ from ..core.view import RevocationSnapshot
 from ..errors import (
     InvalidCredentialsError,
     InvalidGrantError,
-    InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
-    RateLimitedError,
     RefreshTokenReusedError,
 )
 from ..tokens.access import AccessClaims, encode_access_token, new_access_claims
@@ -280,4 +278,3 @@ class TokenService(Accounts, Clients):
         return await self.store.revocation_snapshot(
             self.clock.now(), self.policy.revocation_horizon
         )
-

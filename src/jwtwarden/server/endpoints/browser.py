@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidTokenError, RefreshTokenReusedError
-from ..requests import read_json
 from ..cookies import MAX_COOKIE
+from ..requests import read_json
 from .context import context, revokes
 from .models import Login
 
