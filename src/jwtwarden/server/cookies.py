@@ -128,8 +128,24 @@ class Cookies:
         if request.headers.get("sec-fetch-site") == "cross-site":
             raise HttpError(403, "invalid_request", "Cross-site request refused.")
 
+    def read(self, request: Request, name: str) -> str | None:
+        """The cookie ``name``, if sent once. Sent twice is refused (400):
+        the ``__Secure-`` refresh cookie may be planted by a sibling
+        subdomain (cookie tossing, 6265bis §8.6), and which copy a parser
+        keeps would then decide whose session this is."""
+        prefix = name + "="
+        sent = [
+            part
+            for header in request.headers.getlist("cookie")
+            for part in header.split(";")
+            if part.strip().startswith(prefix)
+        ]
+        if len(sent) > 1:
+            raise InvalidRequestError(f"The cookie {name} was sent more than once.")
+        return request.cookies.get(name) if sent else None
+
     def require_cookie(self, request: Request, name: str) -> str:
-        value = request.cookies.get(name)
+        value = self.read(request, name)
         if not value or len(value) > MAX_COOKIE:
             raise InvalidRequestError("The session cookie is missing.")
         return value

@@ -32,7 +32,9 @@ async def read_body(request: Request) -> bytes:
     """The body, refused with 413 past :data:`MAX_BODY` (checked while
     streaming, so a lying Content-Length does not help)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise InvalidRequestError("The Content-Length header is malformed.")
+    if declared is not None and int(declared) > MAX_BODY:
         raise HttpError(413, "invalid_request", "The request body is too large.")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -46,8 +46,10 @@ async def end_session(request: Request) -> Response:
 
 @revokes
 async def logout(request: Request) -> Response:
+    """End the current session; idempotent (a second logout, or one with an
+    expired token, is still 204)."""
     ctx = context(request)
-    claims, via_cookie = await ctx.caller(request)
+    claims, via_cookie = await ctx.ending(request)
     await ctx.service.logout(claims)
     response = Response(status_code=204)
     if via_cookie:

@@ -74,7 +74,7 @@ async def session_logout(request: Request) -> Response:
     ctx = context(request)
     ctx.cookies.check_origin(request)
     claims = None
-    token = request.cookies.get(ctx.cookies.access)
+    token = ctx.cookies.read(request, ctx.cookies.access)
     if token and len(token) <= MAX_COOKIE:
         try:
             claims = await ctx.service.decode(token, allow_expired=True)
