@@ -408,3 +408,30 @@ async def test_a_non_ascii_csrf_header_is_a_403_not_a_crash(h: Harness, path: st
     await browser_login(h)
     r = await h.client.post(path, headers={"x-csrf-token": "caf\u00e9".encode("latin-1")}, json={})
     assert r.status_code == 403 and r.json()["error"] == "invalid_request"
+
+
+def test_every_error_class_maps_to_the_status_that_says_what_happened() -> None:
+    from jwtwarden import errors as e
+    from jwtwarden.server.errors import error_response
+
+    table = {
+        e.InvalidRequestError(): (400, "invalid_request", None),
+        e.InvalidGrantError(): (400, "invalid_grant", None),
+        e.InvalidCredentialsError(): (400, "invalid_grant", None),
+        e.UnsupportedGrantTypeError(): (400, "unsupported_grant_type", None),
+        e.InvalidClientError(): (401, "invalid_client", None),
+        e.BadSignatureError(): (401, "invalid_token", None),
+        e.InsufficientScopeError(): (403, "insufficient_scope", None),
+        e.NotFoundError(): (404, "not_found", None),
+        e.StoreConflictError(): (409, "conflict", None),
+        e.RateLimitedError(7): (429, "slow_down", "7"),
+        e.StoreUnavailableError(): (503, "temporarily_unavailable", "1"),
+        e.StaleRevocationsError(): (503, "temporarily_unavailable", "1"),
+        e.ConfigurationError(detail="secret path"): (500, "server_error", None),
+    }
+    for error, (status, code, retry_after) in table.items():
+        r = error_response(error)
+        body = json.loads(bytes(r.body))
+        assert (r.status_code, body["error"]) == (status, code), type(error).__name__
+        assert r.headers.get("retry-after") == retry_after, type(error).__name__
+        assert "secret path" not in body["error_description"]

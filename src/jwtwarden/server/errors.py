@@ -24,6 +24,7 @@ from ..errors import (
     JwtWardenError,
     NotFoundError,
     RateLimitedError,
+    StaleRevocationsError,
     StoreConflictError,
     StoreError,
     UnsupportedGrantTypeError,
@@ -61,6 +62,15 @@ class HttpError(JwtWardenError):
 
 def error_response(error: JwtWardenError) -> Response:
     """The response for ``error``."""
+    if isinstance(error, StaleRevocationsError):
+        # Not knowing about revocations is an outage, never a bad token
+        # (DESIGN: 503 with Retry-After, never 401). The server itself falls
+        # back to the store instead; this keeps any path that raises it honest.
+        body = json.dumps(
+            {"error": "temporarily_unavailable", "error_description": error.description}
+        )
+        headers = {"cache-control": "no-store", "retry-after": "1"}
+        return Response(body, 503, headers, media_type="application/json")
     if isinstance(error, InvalidTokenError | InsufficientScopeError):
         refusal = refusal_for(error)
         return Response(refusal.body, refusal.status, refusal.headers)
