@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.http.conftest import PASSWORD, Harness
+from tests.http.conftest import PASSWORD, Harness, MakeHarness
 
 AT, RT, CSRF = "__Host-jwtwarden-at", "__Secure-jwtwarden-rt", "__Host-jwtwarden-csrf"
 
@@ -145,3 +145,27 @@ async def test_a_malformed_content_length_is_a_400_not_a_413(h: Harness) -> None
         headers={"content-type": "application/x-www-form-urlencoded", "content-length": "abc"},
     )
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256", "RS256", "HS256"])
+async def test_h1_h2_the_jwks_holds_only_public_signing_keys(
+    make_harness: MakeHarness, alg: str
+) -> None:
+    import base64
+
+    h = await make_harness(algorithm=alg)
+    await h.service.rotate_keys()
+    r = await h.client.get("/.well-known/jwks.json")
+    assert r.headers["content-type"].startswith(("application/json", "application/jwk-set+json"))
+    assert "max-age=" in r.headers["cache-control"]
+    keys = r.json()["keys"]
+    private = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+    assert len({k["kid"] for k in keys}) == len(keys)
+    for key in keys:
+        assert key["kty"] != "oct" and not private & set(key)
+        assert key["use"] == "sig" and key["alg"] == alg and key["kid"]
+        if key["kty"] == "RSA":
+            n = base64.urlsafe_b64decode(key["n"] + "=" * (-len(key["n"]) % 4))
+            assert len(n) * 8 >= 2048
+    if alg == "HS256":
+        assert keys == []  # a shared secret is never published
