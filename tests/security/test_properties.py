@@ -315,3 +315,30 @@ def test_the_cookie_parser_raises_only_invalid_request(header: str) -> None:
 def test_the_profile_bounds_the_examples(_: None) -> None:
     # A reminder that the bounds come from conftest's profiles.
     assert settings.default.deadline is None
+
+
+# End to end: a mangled refresh token is only ever invalid_grant, and never
+# revokes the session it names (DESIGN property 2: knowing a sid is not enough).
+
+
+@pytest.fixture
+async def live_session(make_harness: Any) -> Any:
+    h = await make_harness()
+    return h, (await h.login())["refresh_token"]
+
+
+@settings(max_examples=25)
+@given(st.data())
+async def test_a_mangled_refresh_token_is_invalid_grant_and_revokes_nothing(
+    live_session: Any, data: st.DataObject
+) -> None:
+    h, token = live_session
+    i = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
+    c = data.draw(st.sampled_from(B64URL + ".="))
+    changed = token[:i] + c + token[i + 1 :]
+    if changed == token:
+        return
+    r = await h.refresh(changed)
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
+    sid = token.split(".")[0]
+    assert (await h.service.get_session(sid)).revoked_at is None
