@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,7 +21,15 @@ from .core.inputs import (
     normalize_password,
 )
 
-__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "Passwords"]
+__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "PasswordCheck", "Passwords"]
+
+
+class PasswordCheck(NamedTuple):
+    """The outcome of :meth:`Passwords.check`."""
+
+    ok: bool
+    #: The hash was made before NFKC normalisation: rehash the password.
+    legacy: bool = False
 
 
 class Passwords:
@@ -33,8 +42,8 @@ class Passwords:
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     def validate_new(self, password: object) -> str:
-        """The password, NFKC-normalised, if it is acceptable as a new one
-        (``core/inputs.py``); else InvalidRequestError."""
+        """The password if it is acceptable as a new one (``core/inputs.py``);
+        else InvalidRequestError. :meth:`hash` normalises it."""
         return new_password(password)
 
     async def hash(self, password: str) -> str:
@@ -44,14 +53,29 @@ class Passwords:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; ``None`` (no such user) burns the
         same time and answers ``False``."""
+        return (await self.check(password_hash, password)).ok
+
+    async def check(self, password_hash: str | None, password: str) -> PasswordCheck:
+        """Whether ``password`` matches, and whether the hash should be
+        replaced (it predates NFKC normalisation). The NFKC form is tried
+        first; a password that NFKC changes is also tried as typed, for a
+        hash made before passwords were normalised, with the same work for
+        an unknown user (``None``), so the extra try reveals nothing."""
         if len(password) > MAX_PASSWORD_LENGTH:
-            return False
+            return PasswordCheck(False)
         target = self._dummy if password_hash is None else password_hash
+        normalized = normalize_password(password)
+        if await self._matches(target, normalized):
+            return PasswordCheck(password_hash is not None)
+        if normalized != password and await self._matches(target, password):
+            return PasswordCheck(password_hash is not None, legacy=password_hash is not None)
+        return PasswordCheck(False)
+
+    async def _matches(self, target: str, password: str) -> bool:
         try:
-            await asyncio.to_thread(self._hasher.verify, target, normalize_password(password))
+            return bool(await asyncio.to_thread(self._hasher.verify, target, password))
         except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
-        return password_hash is not None
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)

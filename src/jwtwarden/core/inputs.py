@@ -18,7 +18,8 @@ value.
   NFKC + case fold; ``invalid_request``.
 - **password**: 8-1024 when set, 1-1024 when presented; Cc (NUL, CR, LF,
   TAB, ESC, DEL, C1), Zl, Zp (U+2028, U+2029) and Cs (lone surrogates);
-  NFKC before hashing and before checking (NIST SP 800-63B §5.1.1.2);
+  NFKC before hashing and before checking (NIST SP 800-63B §5.1.1.2,
+  in ``passwords.py``; an older hash is also tried as typed, then remade);
   ``invalid_request``.
 - **resource-server client_id**: 1-64 of ``A-Z a-z 0-9 _ -``; **client
   secret**: 1-256 printable ASCII; ``invalid_client``, after the same work
@@ -102,13 +103,16 @@ def normalize_password(value: str) -> str:
 
 def presented_password(value: object) -> str:
     """A password offered to be checked (login, current password): 1 to
-    1024 characters, no control character. Raises InvalidRequestError."""
+    1024 characters, no control character; returned as typed (``Passwords``
+    normalises it, and may also try it as typed against an older hash).
+    Raises InvalidRequestError."""
     return _password(value, 1)
 
 
 def new_password(value: object) -> str:
     """A password chosen to be set: 8 to 1024 characters, no control
-    character. Raises InvalidRequestError."""
+    character; returned as typed (``Passwords.hash`` normalises it). Raises
+    InvalidRequestError."""
     return _password(value, MIN_PASSWORD_LENGTH)
 
 
@@ -121,7 +125,7 @@ def _password(value: object, minimum: int) -> str:
         )
     if any(unicodedata.category(c) in _PASSWORD_REFUSED for c in value):
         raise InvalidRequestError("The password must not contain control characters.")
-    return normalize_password(value)
+    return value
 
 
 def is_client_id(value: object) -> bool:
@@ -167,9 +171,8 @@ def clean_text(value: object, limit: int = MAX_USER_AGENT_LENGTH) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     text = unicodedata.normalize("NFC", value[: limit * 2])
-    return "".join("\ufffd" if unicodedata.category(c) in _TEXT_REPLACED else c for c in text)[
-        :limit
-    ]
+    cleaned = ("\ufffd" if unicodedata.category(c) in _TEXT_REPLACED else c for c in text)
+    return "".join(cleaned)[:limit]
 
 
 def client_ip_text(value: object) -> str | None:

@@ -66,7 +66,7 @@ class TokenService(Accounts, Clients):
         now = self.clock.now()
         ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
         throttle = await self._throttle(normalize_username(username), ip, now, user_agent)
-        user = await self._check_password(username, password)
+        user, rehash = await self._check_password(username, password)
         # A banned user with the right password gets exactly what a wrong
         # guess gets (the same answer, the same failure count), or a guess
         # made during the ban would be confirmed by its answer.
@@ -79,7 +79,8 @@ class TokenService(Accounts, Clients):
             raise InvalidCredentialsError()
         await throttle.succeeded()
         assert user is not None
-        await self._upgrade_hash(user, password)
+        if rehash:
+            await self._upgrade_hash(user, password)
         session = Session(
             sid=new_sid(),
             sub=user.sub,
@@ -98,18 +99,20 @@ class TokenService(Accounts, Clients):
         await self._housekeeping(now)
         return self._issue(session, user, session.generation, now)
 
-    async def _check_password(self, username: str, password: str) -> User | None:
-        """The user if the password is theirs. An unknown user burns the same
-        argon2 time."""
+    async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
+        """The user if the password is theirs, and whether their hash should
+        be remade. An unknown user burns the same argon2 time."""
         user = await self.store.find_user(username)
-        ok = await self.passwords.verify(user.password_hash if user else None, password)
-        return user if user is not None and ok else None
+        check = await self.passwords.check(user.password_hash if user else None, password)
+        if user is None or not check.ok:
+            return None, False
+        return user, check.legacy or self.passwords.needs_rehash(user.password_hash)
 
     async def _upgrade_hash(self, user: User, password: str) -> None:
-        """Rehash a password hashed with weaker parameters (after a login
-        that succeeded, so a refused one costs the same as any other)."""
-        if self.passwords.needs_rehash(user.password_hash):
-            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
+        """Rehash a password hashed with weaker parameters or before NFKC
+        normalisation (after a login that succeeded, so a refused one costs
+        the same as any other)."""
+        await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
 
     async def refresh(
         self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
