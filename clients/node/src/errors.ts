@@ -15,8 +15,10 @@
  * └── ConfigurationError
  * ```
  *
- * `kind` is the class name without `Error` (`"Expired"`, `"SessionRevoked"`),
- * stable across minification; `description` never contains the token.
+ * `kind` is the class name without `Error` or `TokenError`: `Malformed`,
+ * `UnknownKey`, `BadSignature`, `Claims`, `Expired`, `StaleRevocations`,
+ * `TokenDenied`, `SessionRevoked`, `UserCutoff`, `UserBanned` (the names
+ * the Python verifier's classes carry); `description` never contains the token.
  */
 
 export class JwtWardenError extends Error {
@@ -37,9 +39,9 @@ export class JwtWardenError extends Error {
 
   static defaultDescription = "The request failed.";
 
-  /** The class name without `Error`: `"Malformed"`, `"UserBanned"`, … */
+  /** The class name without `Error`/`TokenError`: `"Malformed"`, `"UserBanned"`, … */
   get kind(): string {
-    return this.name.replace(/Error$/, "");
+    return this.name.replace(/(Token)?Error$/, "");
   }
 }
 

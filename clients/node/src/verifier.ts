@@ -143,6 +143,7 @@ export class Verifier {
   private readonly fetch: Fetch;
   private readonly starting: Promise<void>;
   private closed = false;
+  private readonly closing = new AbortController();
 
   constructor(options: VerifierOptions) {
     if (typeof options.issuer !== "string" || options.issuer === "") {
@@ -216,6 +217,7 @@ export class Verifier {
   /** Stop the feed; the verifier keeps its keys and view. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await this.starting.catch(() => {});
     await this.feed?.stop();
   }
@@ -380,7 +382,7 @@ export class Verifier {
       } catch (error) {
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
         const ceiling = Math.min(5000, 250 * 2 ** Math.min(failures, 10));
-        await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2).unref());
+        await pause(ceiling / 2 + (Math.random() * ceiling) / 2, this.closing.signal);
       }
     }
   }
@@ -390,6 +392,20 @@ export class Verifier {
  * fetching keys at once. `await verifier.ready()` before serving traffic. */
 export function createVerifier(options: VerifierOptions): Verifier {
   return new Verifier(options);
+}
+
+/** Wait `ms`, or less if `signal` aborts; the timer keeps no process alive. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal.addEventListener("abort", done);
+  });
 }
 
 function trimSlash(url: string): string {
