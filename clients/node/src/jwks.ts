@@ -116,9 +116,11 @@ export class KeySet {
     return this.keys.get(kid);
   }
 
-  /** Whether `find(kid)` would answer from memory. */
-  has(kid: string): boolean {
-    return this.keys.has(kid);
+  /** The key for `kid` from memory, when it is there and fresh enough
+   * (else `find` decides whether to fetch). */
+  get(kid: string): VerificationKey | undefined {
+    if (this.options.url !== null && this.options.clock() - this.fetchedAt > this.options.maxAge) return undefined;
+    return this.keys.get(kid);
   }
 
   /** Fetch the JWKS now (one request at a time); whether the set changed. */

@@ -281,7 +281,8 @@ export class Verifier {
     }
     const dot = token.indexOf(".");
     const header = this.header(token.slice(0, dot));
-    const key = await this.keys.find(header.kid);
+    // The key in memory is the common case: no extra await for it.
+    const key = this.keys.get(header.kid) ?? (await this.keys.find(header.kid));
     if (key === undefined) throw new UnknownKeyError();
     if (!key.algorithms.has(header.alg)) {
       throw new BadSignatureError("The access token algorithm does not match its key.");

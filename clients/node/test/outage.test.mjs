@@ -27,22 +27,23 @@ test("a server restart: a revocation made while it was down still arrives", asyn
 
 test("a silent feed fails closed, or open when configured", async () => {
   const server = await startServer();
-  const closed = await server.verifier({ maxStaleness: 1 });
-  const opened = await server.verifier({ maxStaleness: 1, onStale: "allow" });
+  // Heartbeats come every 2 s: a bound must leave room for one.
+  const closed = await server.verifier({ maxStaleness: 3 });
+  const opened = await server.verifier({ maxStaleness: 3, onStale: "allow" });
   const decided = [];
-  const custom = await server.verifier({ maxStaleness: 1, onStale: (s) => (decided.push(s), "reject") });
+  const custom = await server.verifier({ maxStaleness: 3, onStale: (s) => (decided.push(s), "reject") });
   try {
     const token = (await server.login()).access_token;
     for (const v of [closed, opened, custom]) await v.verify(token);
     assert.ok(closed.isFresh());
     await server.stop();
-    await rejectedWithin(closed, token, "StaleRevocations", 5);
+    await rejectedWithin(closed, token, "StaleRevocations", 8);
     assert.equal(closed.isFresh(), false);
     const error = await closed.verify(token).catch((e) => e);
     assert.ok(error.retryAfter >= 1);
     assert.ok((await opened.verify(token)).sub, 'onStale: "allow" judges by the view as it is');
-    await assert.rejects(custom.verify(token), { kind: "StaleRevocations" });
-    assert.ok(decided.every((s) => s > 1));
+    await rejectedWithin(custom, token, "StaleRevocations", 8);
+    assert.ok(decided.length > 0 && decided.every((s) => s > 3));
     // A malformed token is still a bad token (401), not a stale one.
     await assert.rejects(closed.verify("not.a.token"), { kind: "Malformed" });
   } finally {
