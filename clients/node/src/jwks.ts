@@ -72,6 +72,8 @@ export interface KeySetOptions {
 export class KeySet {
   /** Changes whenever the set of keys changes. */
   version = 0;
+  /** Whether a key set was ever installed (fetched or static). */
+  loaded = false;
   private keys = new Map<string, VerificationKey>();
   private fingerprint = "";
   private fetchedAt = Number.NEGATIVE_INFINITY;
@@ -92,6 +94,7 @@ export class KeySet {
   /** Replace the keys (static keys, or a fetched set). */
   async install(jwks: unknown): Promise<boolean> {
     const keys = await importKeySet(jwks);
+    this.loaded = true;
     const fingerprint = JSON.stringify([...keys.keys()].sort()) + JSON.stringify(jwks);
     if (fingerprint === this.fingerprint) return false;
     this.keys = keys;

@@ -283,7 +283,13 @@ export class Verifier {
     const header = this.header(token.slice(0, dot));
     // The key in memory is the common case: no extra await for it.
     const key = this.keys.get(header.kid) ?? (await this.keys.find(header.kid));
-    if (key === undefined) throw new UnknownKeyError();
+    if (key === undefined) {
+      if (this.keys.loaded) throw new UnknownKeyError();
+      // No key set yet (the JWKS never answered): not the token's fault.
+      const error = new StaleRevocationsError("The verifier has no keys yet; try again shortly.");
+      error.retryAfter = 1;
+      throw error;
+    }
     if (!key.algorithms.has(header.alg)) {
       throw new BadSignatureError("The access token algorithm does not match its key.");
     }

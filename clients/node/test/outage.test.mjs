@@ -1,15 +1,24 @@
 // What the verifier does when the feed goes away: a server restart is
 // survived without losing a revocation made while it was down, a silent
-// feed fails closed (or open, as configured), and bad credentials are
-// stale at once (a 503 for the caller, never a 401).
+// feed fails closed (or open, as configured), bad credentials are stale at
+// once (a 503 for the caller, never a 401), and a verifier that never got
+// a snapshot fails closed. One server, stopped and started as needed.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 
 import { createVerifier } from "../dist/index.js";
 import { rejectedWithin, sleep, startServer } from "./support/server.mjs";
 
+let server;
+let token; // a good token, kept for when the server is down
+
+before(async () => {
+  server = await startServer();
+});
+
+after(() => server?.stop());
+
 test("a server restart: a revocation made while it was down still arrives", async () => {
-  const server = await startServer();
   const verifier = await server.verifier({ maxStaleness: 60, maxReconnectDelay: 500 });
   try {
     const a = await server.login();
@@ -21,39 +30,10 @@ test("a server restart: a revocation made while it was down still arrives", asyn
     assert.ok(verifier.feed.connections >= 2);
   } finally {
     await verifier.close();
-    await server.stop();
-  }
-});
-
-test("a silent feed fails closed, or open when configured", async () => {
-  const server = await startServer();
-  // Heartbeats come every 2 s: a bound must leave room for one.
-  const closed = await server.verifier({ maxStaleness: 3 });
-  const opened = await server.verifier({ maxStaleness: 3, onStale: "allow" });
-  const decided = [];
-  const custom = await server.verifier({ maxStaleness: 3, onStale: (s) => (decided.push(s), "reject") });
-  try {
-    const token = (await server.login()).access_token;
-    for (const v of [closed, opened, custom]) await v.verify(token);
-    assert.ok(closed.isFresh());
-    await server.stop();
-    await rejectedWithin(closed, token, "StaleRevocations", 8);
-    assert.equal(closed.isFresh(), false);
-    const error = await closed.verify(token).catch((e) => e);
-    assert.ok(error.retryAfter >= 1);
-    assert.ok((await opened.verify(token)).sub, 'onStale: "allow" judges by the view as it is');
-    await rejectedWithin(custom, token, "StaleRevocations", 8);
-    assert.ok(decided.length > 0 && decided.every((s) => s > 3));
-    // A malformed token is still a bad token (401), not a stale one.
-    await assert.rejects(closed.verify("not.a.token"), { kind: "Malformed" });
-  } finally {
-    await Promise.all([closed.close(), opened.close(), custom.close()]);
-    await server.stop();
   }
 });
 
 test("wrong feed credentials are stale at once, and the feed keeps trying", async () => {
-  const server = await startServer();
   const errors = [];
   const verifier = createVerifier({
     issuer: server.url,
@@ -72,19 +52,44 @@ test("wrong feed credentials are stale at once, and the feed keeps trying", asyn
     assert.equal(verifier.feed.lastError.status, 401);
   } finally {
     await verifier.close();
+  }
+});
+
+test("a silent feed fails closed, or open when configured", async () => {
+  // Heartbeats come every 2 s: a bound must leave room for one.
+  const closed = await server.verifier({ maxStaleness: 3 });
+  const opened = await server.verifier({ maxStaleness: 3, onStale: "allow" });
+  const decided = [];
+  const custom = await server.verifier({ maxStaleness: 3, onStale: (s) => (decided.push(s), "reject") });
+  try {
+    token = (await server.login()).access_token;
+    for (const v of [closed, opened, custom]) await v.verify(token);
+    assert.ok(closed.isFresh());
     await server.stop();
+    await rejectedWithin(closed, token, "StaleRevocations", 8);
+    assert.equal(closed.isFresh(), false);
+    const error = await closed.verify(token).catch((e) => e);
+    assert.ok(error.retryAfter >= 1);
+    assert.ok((await opened.verify(token)).sub, 'onStale: "allow" judges by the view as it is');
+    await rejectedWithin(custom, token, "StaleRevocations", 8);
+    assert.ok(decided.length > 0 && decided.every((s) => s > 3));
+    // A malformed token is still a bad token (401), not a stale one.
+    await assert.rejects(closed.verify("not.a.token"), { kind: "Malformed" });
+  } finally {
+    await Promise.all([closed.close(), opened.close(), custom.close()]);
   }
 });
 
 test("before its first snapshot a verifier fails closed", async () => {
-  const server = await startServer();
-  const { clientId, clientSecret } = server.client();
-  await server.stop();
-  const verifier = createVerifier({ issuer: server.url, audience: "jwtwarden", clientId, clientSecret });
+  // The server is down since the previous test.
+  const verifier = createVerifier({ issuer: server.url, audience: "jwtwarden", clientId: "rs_x", clientSecret: "x" });
   try {
     await assert.rejects(verifier.ready(300), /not ready/);
     await assert.rejects(verifier.verify("a.b.c"), { kind: "Malformed" });
+    // A good token: no keys and no revocations yet, so 503, not 401.
+    await assert.rejects(verifier.verify(token), { kind: "StaleRevocations" });
     assert.equal(verifier.isFresh(), false);
+    assert.equal(verifier.staleness(), Number.POSITIVE_INFINITY);
   } finally {
     await verifier.close();
   }
