@@ -167,3 +167,28 @@ test("configuration errors", () => {
   assert.throws(() => createVerifier({ issuer: "", audience: "a", revocations: false }), { kind: "Configuration" });
   assert.throws(() => createVerifier({ issuer: ISS, audience: "a", revocations: false, onStale: "maybe" }), { kind: "Configuration" });
 });
+
+test("an unknown kid refetches the JWKS, at most once per interval", async () => {
+  let served = [keys.ed.jwk];
+  let fetches = 0;
+  let t = NOW;
+  const fetch = async (url) => {
+    const body = url.endsWith("/jwks.json") ? (fetches++, { keys: served }) : { issuer: ISS, jwks_uri: `${ISS}/jwks.json` };
+    return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+  };
+  const local = createVerifier({ issuer: ISS, audience: "jwtwarden", revocations: false, fetch, clock: () => t, jwksRefetchInterval: 30 });
+  await local.ready();
+  assert.equal(fetches, 1);
+  const rotated = await sign(claims(), { kid: "ec" }); // a key the set does not have yet
+  await assert.rejects(local.verify(rotated), { kind: "UnknownKey" });
+  assert.equal(fetches, 1, "the start-up fetch is within the interval");
+  t += 31;
+  served = [keys.ed.jwk, keys.ec.jwk]; // the server published the new key
+  assert.equal((await local.verify(rotated)).sub, "u1");
+  assert.equal(fetches, 2);
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(local.verify(await sign(claims(), { kid: `made-up-${i}` })), { kind: "UnknownKey" });
+  }
+  assert.equal(fetches, 2, "made-up kids cost no request within the interval");
+  await local.close();
+});
