@@ -22,6 +22,8 @@
  */
 
 export class JwtWardenError extends Error {
+  /** Set explicitly in every class, so `kind` survives minification. */
+  override name: string = "JwtWardenError";
   /** The RFC 6749 / 6750 error code sent on the wire. */
   readonly code: string = "server_error";
   /** Client-facing text; never contains a token or a secret. */
@@ -34,7 +36,6 @@ export class JwtWardenError extends Error {
     this.description = description ?? (this.constructor as typeof JwtWardenError).defaultDescription;
     this.message = this.description;
     this.detail = options?.detail;
-    this.name = new.target.name;
   }
 
   static defaultDescription = "The request failed.";
@@ -46,27 +47,33 @@ export class JwtWardenError extends Error {
 }
 
 export class InvalidTokenError extends JwtWardenError {
+  override readonly name: string = "InvalidTokenError";
   override readonly code: string = "invalid_token";
   static override defaultDescription = "The access token is invalid.";
 }
 
 export class MalformedTokenError extends InvalidTokenError {
+  override readonly name: string = "MalformedTokenError";
   static override defaultDescription = "The access token is malformed.";
 }
 
 export class BadSignatureError extends InvalidTokenError {
+  override readonly name: string = "BadSignatureError";
   static override defaultDescription = "The access token signature is invalid.";
 }
 
 export class UnknownKeyError extends InvalidTokenError {
+  override readonly name: string = "UnknownKeyError";
   static override defaultDescription = "The access token was signed by an unknown key.";
 }
 
 export class ExpiredTokenError extends InvalidTokenError {
+  override readonly name: string = "ExpiredTokenError";
   static override defaultDescription = "The access token has expired.";
 }
 
 export class ClaimsError extends InvalidTokenError {
+  override readonly name: string = "ClaimsError";
   static override defaultDescription = "The access token claims are invalid.";
 }
 
@@ -76,38 +83,46 @@ export class ClaimsError extends InvalidTokenError {
  * with `Retry-After`, never 401: the token may well be good.
  */
 export class StaleRevocationsError extends InvalidTokenError {
+  override readonly name: string = "StaleRevocationsError";
   static override defaultDescription = "Revocation data is out of date; try again shortly.";
   /** Seconds after which trying again may succeed. */
   retryAfter = 1;
 }
 
 export class RevokedTokenError extends InvalidTokenError {
+  override readonly name: string = "RevokedTokenError";
   static override defaultDescription = "The access token has been revoked.";
 }
 
 export class TokenDeniedError extends RevokedTokenError {
+  override readonly name: string = "TokenDeniedError";
   static override defaultDescription = "The access token has been revoked.";
 }
 
 export class SessionRevokedError extends RevokedTokenError {
+  override readonly name: string = "SessionRevokedError";
   static override defaultDescription = "The session of this access token has ended.";
 }
 
 export class UserCutoffError extends RevokedTokenError {
+  override readonly name: string = "UserCutoffError";
   static override defaultDescription =
     "Every token of this user issued before a cutoff has been revoked.";
 }
 
 export class UserBannedError extends RevokedTokenError {
+  override readonly name: string = "UserBannedError";
   static override defaultDescription = "The user is banned.";
 }
 
 export class InsufficientScopeError extends JwtWardenError {
+  override readonly name: string = "InsufficientScopeError";
   override readonly code: string = "insufficient_scope";
   static override defaultDescription = "The access token lacks a required role.";
 }
 
 export class ConfigurationError extends JwtWardenError {
+  override readonly name: string = "ConfigurationError";
   override readonly code: string = "configuration_error";
   static override defaultDescription = "The verifier is misconfigured.";
 }
