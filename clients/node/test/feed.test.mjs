@@ -139,3 +139,38 @@ test("401 and 403 make the view stale at once", async () => {
     }
   }
 });
+
+test("discovery: the feed named in the metadata, else <issuer>/revocations; the issuer must match", async () => {
+  const { createVerifier } = await import("../dist/index.js");
+  const ISS = "http://auth.test";
+  const seen = [];
+  const server = (meta) => async (url, init) => {
+    seen.push(url);
+    if (url.endsWith("/.well-known/oauth-authorization-server")) return Response.json(meta);
+    if (url.endsWith("/jwks.json")) return Response.json({ keys: [] });
+    return stream(snapshot("1") + heartbeat("1"), { hold: true })({ signal: init.signal });
+  };
+  const named = createVerifier({
+    issuer: ISS, audience: "a", clientId: "c", clientSecret: "s",
+    fetch: server({ issuer: ISS, jwks_uri: `${ISS}/jwks.json`, jwtwarden_revocations_endpoint: `${ISS}/feeds/v1` }),
+  });
+  await named.ready();
+  assert.equal(named.feed.url, `${ISS}/feeds/v1`);
+  await named.close();
+  const fallback = createVerifier({
+    issuer: `${ISS}/`, audience: "a", clientId: "c", clientSecret: "s",
+    fetch: server({ issuer: `${ISS}/`, jwks_uri: `${ISS}/jwks.json` }),
+  });
+  await fallback.ready();
+  assert.equal(fallback.feed.url, `${ISS}/revocations`);
+  assert.ok(fallback.isFresh());
+  await fallback.close();
+  const errors = [];
+  const impostor = createVerifier({
+    issuer: ISS, audience: "a", clientId: "c", clientSecret: "s", onError: (e) => errors.push(e),
+    fetch: server({ issuer: "http://evil.test", jwks_uri: "http://evil.test/jwks.json" }),
+  });
+  await assert.rejects(impostor.ready(300), /not ready/);
+  assert.equal(errors[0].kind, "Configuration");
+  await impostor.close();
+});
