@@ -132,6 +132,9 @@ export class Verifier {
   readonly maxStaleness: number;
   readonly leeway: number;
   readonly keys: KeySet;
+  /** Tokens accepted while revocations were stale (`onStale` allowed them):
+   * what an operator who chose to fail open should alert on. */
+  staleAcceptances = 0;
 
   private readonly revocations: boolean;
   private readonly onStale: (staleness: number) => StaleDecision;
@@ -264,10 +267,16 @@ export class Verifier {
     if (this.revocations) {
       const feed = this.feed;
       const staleness = feed === null ? Number.POSITIVE_INFINITY : feed.staleness(now);
-      if (staleness > this.maxStaleness && this.onStale(staleness) !== "allow") {
-        const error = new StaleRevocationsError();
-        error.retryAfter = feed === null ? 1 : feed.retryAfter();
-        throw error;
+      if (staleness > this.maxStaleness) {
+        if (this.onStale(staleness) !== "allow") {
+          const error = new StaleRevocationsError();
+          error.retryAfter = feed === null ? 1 : feed.retryAfter();
+          throw error;
+        }
+        const cause = this.view.cause(claims, now);
+        if (cause !== null) throw revokedError(cause);
+        this.staleAcceptances++;
+        return claims;
       }
     }
     const cause = this.view.cause(claims, now);

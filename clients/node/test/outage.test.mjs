@@ -70,7 +70,9 @@ test("a silent feed fails closed, or open when configured", async () => {
     assert.equal(closed.isFresh(), false);
     const error = await closed.verify(token).catch((e) => e);
     assert.ok(error.retryAfter >= 1);
+    const accepted = opened.staleAcceptances;
     assert.ok((await opened.verify(token)).sub, 'onStale: "allow" judges by the view as it is');
+    assert.equal(opened.staleAcceptances, accepted + 1, "and counts what it let through");
     await rejectedWithin(custom, token, "StaleRevocations", 8);
     assert.ok(decided.length > 0 && decided.every((s) => s > 3));
     // A malformed token is still a bad token (401), not a stale one.
