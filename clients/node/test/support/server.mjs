@@ -63,7 +63,19 @@ export class Server {
   }
 
   async start(port) {
-    this.port = port ?? this.port ?? (await freePort());
+    const fixed = port ?? this.port;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOn(fixed ?? (await freePort()));
+      } catch (error) {
+        // A free port can be taken by someone else before serve binds it.
+        if (fixed !== null && fixed !== undefined || attempt === 3 || !/serve exited/.test(error.message)) throw error;
+      }
+    }
+  }
+
+  async startOn(port) {
+    this.port = port;
     const log = fs.openSync(path.join(this.dir, `serve-${this.port}.log`), "a");
     this.proc = spawn(jwtwardenBin(), ["serve", "--port", String(this.port)], {
       cwd: this.dir,
