@@ -194,6 +194,9 @@ def serve(
             while not Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().strip():
                 time.sleep(0.05)
         yield server
+    except Exception:
+        print(f"--- the last lines of {cmd[:4]}'s output:\n{server.log_tail()}", file=sys.stderr)
+        raise
     finally:
         stop(proc)
 
@@ -381,7 +384,13 @@ async def fresh_refresh_tokens(url: str, n: int) -> list[str]:
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
 
         async def one() -> str:
-            response = await client.post("/token", data=form)
+            for attempt in range(3):
+                try:
+                    response = await client.post("/token", data=form)
+                    break
+                except httpx.TransportError:  # a pooled connection the server closed
+                    if attempt == 2:
+                        raise
             response.raise_for_status()
             return str(response.json()["refresh_token"])
 
