@@ -32,7 +32,7 @@ def main(source: str, target: str) -> None:
         )
     ax.set_xlim(0, max(1.0, max(r["ratio"] for r in rows)) * 1.3)
     ax.set_xlabel("req/s ÷ Starlette JSON hello on the same uvicorn (higher is better)")
-    ax.set_title(data["title"], fontsize=9)
+    ax.set_title(f"{data['date']}: {data['title']}", fontsize=9)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLOURS.values()]
     ax.legend(handles, list(COLOURS), loc="lower right", fontsize=8)
     fig.tight_layout()

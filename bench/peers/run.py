@@ -134,6 +134,7 @@ class Run:
     only: set[str]
     prefix: str  # Redis keys and the PostgreSQL database of this run
     results: dict[str, dict[str, float]]
+    load_before: str
 
     def wants(self, name: str) -> bool:
         return name in self.only
@@ -504,9 +505,11 @@ def machine_facts(run: Run) -> list[str]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     facts = [
-        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- date: {_now():%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu}; {os.cpu_count()} cores; Linux {platform.release()}",
         f"- method: {run.load.describe()}",
+        f"- load average (1, 5, 15 min) before the run: {run.load_before}; after: "
+        f"{_load_average()} (anything else running shares the pinned cores)",
         f"- Python {platform.python_version()} (both venvs)",
         f"- jwtwarden {metadata.version('jwtwarden')} at commit {_git_commit()}",
         "- jwtwarden's venv: "
@@ -526,10 +529,17 @@ def machine_facts(run: Run) -> list[str]:
             )
         ),
         f"- peers' venv (bench/peers/requirements.txt): {_peer_versions()}",
-        f"- PostgreSQL {_postgres_version()}, Redis {_redis_version()} (not pinned: "
-        "they run on either core, as a separate database host's would not count)",
+        f"- PostgreSQL {_postgres_version()}, Redis {_redis_version()} (the machine's; not pinned)",
     ]
     return facts
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _git_commit() -> str:
@@ -586,7 +596,9 @@ def write_docs(run: Run, note: str) -> None:
         if s.name in results and "hello" in results
     ]
     data_file = run.work / "plot.json"
-    data_file.write_text(json.dumps({"title": run.load.describe(), "rows": data}))
+    data_file.write_text(
+        json.dumps({"title": run.load.describe(), "rows": data, "date": f"{_now():%Y-%m-%d}"})
+    )
     subprocess.run(
         [str(PEER_PYTHON), str(PEERS / "plot.py"), str(data_file), str(DOCS / "benchmarks.png")],
         check=True,
@@ -635,7 +647,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    args = parse_args()
+    try:
+        measure(parse_args())
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every server this run started is stopped, its data removed")
+
+
+def measure(args: argparse.Namespace) -> None:
     for tool in ("wrk",):
         if shutil.which(tool) is None:
             sys.exit(f"bench/peers/run.py needs {tool}: apt-get install {tool}")
@@ -646,7 +664,7 @@ def main() -> None:
     started = time.monotonic()
     print(load.describe(), flush=True)
     with tempfile.TemporaryDirectory(prefix="jwtbench-") as tmp:
-        run = Run(load, Path(tmp), args.only, prefix, {})
+        run = Run(load, Path(tmp), args.only, prefix, {}, _load_average())
         try:
             for setup, fn in SETUPS.items():
                 if any(s.setup == setup and s.name in args.only for s in SCENARIOS):
