@@ -152,6 +152,11 @@ class Server:
         kib = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
         return int(kib.group(1)) / 1024 if kib else float("nan")  # type: ignore[union-attr]
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker, all its threads."""
+        fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -269,23 +274,27 @@ class Load:
         ).stdout
         return parse_wrk(out)
 
-    def rounds_of(
-        self,
-        server: Server,
-        url: str,
-        *extra: str,
-        script_args: tuple[str, ...] = (),
-        before_round: Callable[[int], None] | None = None,
+    def round(
+        self, server: Server, url: str, *extra: str, script_args: tuple[str, ...] = ()
     ) -> dict[str, float]:
-        """Median of ``rounds`` rounds, with the worker's RSS after each."""
-        runs = []
-        for i in range(self.rounds):
-            if before_round is not None:
-                before_round(i)
-            run = self.wrk(url, *extra, script_args=script_args)
-            run["rss_mib"] = server.rss_mib()
-            runs.append(run)
-        return median(runs)
+        """One round, with what the worker spent on it: its RSS right after,
+        the share of a core it got (near 1.0 when it is the bottleneck and
+        nothing else takes its core) and its CPU time per request."""
+        cpu = server.cpu_seconds()
+        run = self.wrk(url, *extra, script_args=script_args)
+        spent = server.cpu_seconds() - cpu
+        run["rss_mib"] = server.rss_mib()
+        run["core_share"] = spent / self.seconds
+        run["cpu_us_per_request"] = spent / run["requests"] * 1e6 if run["requests"] else 0.0
+        return run
+
+    def rounds_of(
+        self, server: Server, url: str, *extra: str, script_args: tuple[str, ...] = ()
+    ) -> dict[str, float]:
+        """The median of ``rounds`` rounds."""
+        return median(
+            [self.round(server, url, *extra, script_args=script_args) for _ in range(self.rounds)]
+        )
 
 
 def parse_wrk(out: str) -> dict[str, float]:
@@ -423,8 +432,7 @@ def fresh_token_rounds(
         for _attempt in range(3):
             n = int(rate * load.seconds * 1.3) + 200
             tokens_file.write_text("\n".join(mint(n)) + "\n")
-            run = load.wrk(url, "-s", str(script), script_args=(str(tokens_file),))
-            run["rss_mib"] = server.rss_mib()
+            run = load.round(server, url, "-s", str(script), script_args=(str(tokens_file),))
             rate = run["requests"] / load.seconds
             if run["requests"] <= n:
                 break
@@ -442,5 +450,5 @@ def jwtwarden_refresh(load: Load, server: Server, work: Path) -> dict[str, float
         BENCH / "_refresh.lua",
         lambda n: asyncio.run(fresh_refresh_tokens(server.url, n)),
         work,
-        first_guess=3000,
+        first_guess=2000,
     )

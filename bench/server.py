@@ -140,6 +140,7 @@ def main() -> None:
         print(
             f"{name:28} {r['rps']:9,.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  RSS {r['rss_mib']:5.1f} MiB  "
+            f"core {r['core_share']:4.0%}  {r['cpu_us_per_request']:5.0f} µs/req  "
             f"ratio {r['rps'] / bare:.3f}  non-2xx {r['non_2xx']:.0f}"
         )
 

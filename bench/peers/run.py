@@ -443,7 +443,8 @@ def _row(r: dict[str, float]) -> str:
     tail = f"  ERRORS {errors:.0f}" if errors else ""
     return (
         f"{r['rps']:9,.0f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-        f"RSS {r['rss_mib']:5.1f} MiB{tail}"
+        f"RSS {r['rss_mib']:5.1f} MiB  core {r['core_share']:4.0%}  "
+        f"{r['cpu_us_per_request']:6.0f} µs/req{tail}"
     )
 
 
@@ -454,12 +455,21 @@ def _ratio(a: dict[str, float] | None, b: dict[str, float] | None) -> str:
     return f"{ratio:.3f}" if ratio < 10 else f"{ratio:.1f}"
 
 
+def _cpu_ratio(a: dict[str, float] | None, b: dict[str, float] | None) -> str:
+    """b's worker CPU time per request over a's: the ratio of req/s the two
+    would reach on a core of their own, whatever else ran beside them."""
+    if a is None or b is None or not a["cpu_us_per_request"]:
+        return "-"
+    return f"{b['cpu_us_per_request'] / a['cpu_us_per_request']:.3f}"
+
+
 def tables(results: dict[str, dict[str, float]]) -> str:
     """The Markdown tables: every scenario, then jwtwarden against each peer."""
     hello = results.get("hello")
     lines = [
-        "| scenario | req/s | p50 | p99 | worker RSS | ÷ Starlette hello | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | req/s | p50 | p99 | worker RSS | core used | worker CPU per request "
+        "| ÷ Starlette hello | ÷ hello, by CPU per request | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in SCENARIOS:
         r = results.get(s.name)
@@ -468,7 +478,8 @@ def tables(results: dict[str, dict[str, float]]) -> str:
         errors = r["non_2xx"] + r["socket_errors"]
         lines.append(
             f"| {s.label} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | "
-            f"{r['rss_mib']:.1f} MiB | {_ratio(r, hello)} | {errors:.0f} |"
+            f"{r['rss_mib']:.1f} MiB | {r['core_share']:.0%} | {r['cpu_us_per_request']:.0f} µs | "
+            f"{_ratio(r, hello)} | {_cpu_ratio(r, hello)} | {errors:.0f} |"
         )
     peers = [s for s in SCENARIOS if s.side == "peer" and s.name in results]
     ours = [s for s in SCENARIOS if s.side == "jwtwarden" and s.name in results]
@@ -485,13 +496,19 @@ def tables(results: dict[str, dict[str, float]]) -> str:
             lines.append(f"| {s.name} | {cells} |")
     derived = []
     if "fastapi-requiretoken" in results and "fastapi-plain" in results:
+        guarded, plain = results["fastapi-requiretoken"], results["fastapi-plain"]
         derived.append(
             "- FastAPI route with `RequireToken` ÷ the same route without it: "
-            f"{_ratio(results['fastapi-requiretoken'], results['fastapi-plain'])}"
+            f"{_ratio(guarded, plain)} (by CPU per request: {_cpu_ratio(guarded, plain)})"
         )
     if "me" in results and "me-nolog" in results:
-        cost = 1 - results["me"]["rps"] / results["me-nolog"]["rps"]
-        derived.append(f"- the access log's cost on `GET /me`: {cost:.1%} of its throughput")
+        on, off = results["me"], results["me-nolog"]
+        cost = 1 - on["rps"] / off["rps"]
+        cpu_cost = 1 - off["cpu_us_per_request"] / on["cpu_us_per_request"]
+        derived.append(
+            f"- the access log's cost on `GET /me`: {cost:.1%} of its throughput "
+            f"(by CPU per request: {cpu_cost:.1%})"
+        )
     if derived:
         lines += ["", *derived]
     return "\n".join(lines)
