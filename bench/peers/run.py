@@ -660,7 +660,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    # As Ctrl-C: whichever SIGINT handler is in force (asyncio.run's, while
+    # logins run, cancels its task) turns it into KeyboardInterrupt.
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def main() -> None:
@@ -674,6 +676,8 @@ def measure(args: argparse.Namespace) -> None:
     for tool in ("wrk",):
         if shutil.which(tool) is None:
             sys.exit(f"bench/peers/run.py needs {tool}: apt-get install {tool}")
+    # Even where the shell started us with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     ensure_peer_venv()
     load = Load(seconds=args.seconds, rounds=args.rounds)
