@@ -2,7 +2,7 @@
 
 Run with the project's venv (``pip install -e '.[test]'``)::
 
-    python bench/peers/run.py                      # the whole table, ~10 min
+    python bench/peers/run.py                      # the whole table, ~15 min (mostly logins)
     python bench/peers/run.py --only hello,flask-jwt-extended --seconds 1 --rounds 1
 
 The peers are installed from ``bench/peers/requirements.txt`` (pinned) into
