@@ -148,3 +148,18 @@ def test_a_world_readable_key_file_is_refused(run, tmp_path: Path) -> None:  # t
     (tmp_path / "jwtwarden.keys").chmod(0o644)
     result = run("users", "list", ok=False)
     assert result.exit_code == 1 and "chmod 600" in result.output
+
+
+def test_a_new_sid_never_begins_with_a_dash() -> None:
+    # A sid pasted from `sessions list` into `sessions revoke SID` must not be
+    # read as an option (click takes "-h…" for --help).
+    from jwtwarden.tokens.refresh import new_sid
+
+    sids = [new_sid() for _ in range(5000)]  # about 78 would begin with "-" by chance
+    assert not any(sid.startswith("-") for sid in sids)
+    assert len(set(sids)) == 5000 and all(len(sid) == 22 for sid in sids)
+
+
+def test_an_old_sid_that_begins_with_a_dash_is_revoked_after_a_double_dash(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("sessions", "revoke", "--", "-hg0FVg7nxoAgiNCCFknHw", ok=False)
+    assert result.exit_code == 1 and "No live session" in result.output

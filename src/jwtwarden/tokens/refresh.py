@@ -48,7 +48,12 @@ class ParsedRefreshToken:
 
 
 def new_sid() -> str:
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe base64 that never begins with ``-``, so a sid
+    pasted into a command line (``jwtwarden sessions revoke SID``) is never
+    read as an option. Redrawing the 1 in 64 that would costs 0.09 bits."""
+    while (sid := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return sid
 
 
 def new_salt() -> bytes:
