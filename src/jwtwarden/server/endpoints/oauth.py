@@ -121,6 +121,9 @@ async def metadata(request: Request) -> Response:
             # that publish it use (the draft of RFC 9068 had it too).
             "access_token_signing_alg_values_supported": algorithms,
             "jwtwarden_revocations_endpoint": f"{issuer}/revocations",
+            # The aud of every access token, so a resource server configured
+            # for another one finds out at start-up, not at the first request.
+            "jwtwarden_access_token_audience": service.policy.audience,
         }
     )
 
