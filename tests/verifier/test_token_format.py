@@ -65,6 +65,21 @@ async def test_every_numeric_date_is_a_whole_second(
     assert "nbf" not in claims  # none is sent; iat says it all
 
 
+async def test_no_roles_means_no_roles_claim(
+    make_service: ServiceFactory, clock: FrozenClock
+) -> None:
+    """An empty ``roles`` list is a blank claim to Authlib's RFC 9068
+    validator, which refuses the token; an absent one is no role."""
+    service = await make_service(issuer=ISSUER)
+    await service.create_user("nobody", PASSWORD, roles=[])
+    await service.create_user("admin", PASSWORD, roles=["admin"])
+    token = (await service.login("nobody", PASSWORD)).access_token
+    assert "roles" not in payload(token)
+    assert payload((await service.login("admin", PASSWORD)).access_token)["roles"] == ["admin"]
+    verifier = Verifier(issuer=ISSUER, audience="jwtwarden", keys=service.jwks(), clock=clock)
+    assert verifier.verify(token).roles == ()
+
+
 async def test_the_token_header_and_jwks_carry_the_configured_name(
     make_service: ServiceFactory, clock: FrozenClock
 ) -> None:

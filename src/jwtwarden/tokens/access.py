@@ -141,7 +141,8 @@ def new_access_claims(
     "in the future" for up to a second to some of them. The exact login
     instant travels in :data:`EXACT_AUTH_TIME`, which they ignore and
     jwtwarden's revocation checks read, so a cutoff still divides two logins
-    of the same second (see :func:`exact_auth_time`).
+    of the same second (see :func:`exact_auth_time`). ``roles`` is left out
+    when there are none.
     """
     return {
         "iss": policy.issuer,
@@ -154,7 +155,9 @@ def new_access_claims(
         "jti": secrets.token_urlsafe(16),
         "sid": session.sid,
         "client_id": session.client_id,
-        "roles": list(roles),
+        # Only when there are roles: Authlib's RFC 9068 validator refuses an
+        # empty list as a blank claim, and no claim means no role anyway.
+        **({"roles": list(roles)} if roles else {}),
     }
 
 

@@ -1,0 +1,91 @@
+"""Interop: jwtwarden's default access tokens against unchanged third-party
+verifiers, each with its defaults, fed from a real server's ``jwks_uri``.
+
+One ``jwtwarden serve`` per signing algorithm runs for the whole session
+(SQLite in a temporary folder). Tokens live ``ACCESS_TTL`` seconds, so each
+server also hands out a token that has expired by the time tests run.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import PASSWORD, serving
+
+#: Every algorithm a server can publish in its JWKS (HS256 never is).
+ALGORITHMS = ["EdDSA", "Ed25519", "ES256", "RS256"]
+#: Short, so an expired token costs a few seconds once per session.
+ACCESS_TTL = 4
+
+
+@dataclass
+class Server:
+    alg: str
+    url: str
+    metadata: dict[str, Any]
+    #: Expired before any test runs.
+    expired: str
+
+    @property
+    def issuer(self) -> str:
+        return str(self.metadata["issuer"])
+
+    @property
+    def jwks_uri(self) -> str:
+        return str(self.metadata["jwks_uri"])
+
+    def token(self) -> str:
+        """A fresh default access token of alice (valid ``ACCESS_TTL`` s)."""
+        return login(self.url)
+
+
+def login(url: str) -> str:
+    r = httpx.post(
+        url + "/token", data={"grant_type": "password", "username": "alice", "password": PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def tampered(token: str) -> str:
+    """``token`` with ``roles: ["admin"]`` written into its payload, the
+    signature kept."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["admin"]
+    raw = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{raw}.{signature}"
+
+
+def resigned_garbage(token: str) -> str:
+    """``token`` with its signature's bytes changed."""
+    header, payload, signature = token.split(".")
+    flipped = "A" if signature[0] != "A" else "B"
+    return f"{header}.{payload}.{flipped}{signature[1:]}"
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
+    with contextlib.ExitStack() as stack:
+        found: dict[str, Server] = {}
+        for alg in ALGORITHMS:
+            folder = tmp_path_factory.mktemp(f"interop-{alg}")
+            url = stack.enter_context(serving(folder)(algorithm=alg, access_ttl=str(ACCESS_TTL)))
+            meta = httpx.get(url + "/.well-known/oauth-authorization-server").json()
+            found[alg] = Server(alg, url, meta, login(url))
+        time.sleep(ACCESS_TTL + 1.5)  # the first tokens expire (whole seconds)
+        yield found
+
+
+@pytest.fixture(params=ALGORITHMS)
+def server(request: pytest.FixtureRequest, servers: dict[str, Server]) -> Server:
+    return servers[request.param]
