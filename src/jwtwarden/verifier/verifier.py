@@ -233,8 +233,9 @@ class Verifier:
         environment: ``JWTWARDEN_ISSUER`` (default ``http://127.0.0.1:8000``),
         ``JWTWARDEN_AUDIENCE`` (default ``jwtwarden``),
         ``JWTWARDEN_CLIENT_ID``/``JWTWARDEN_CLIENT_SECRET`` (from ``jwtwarden
-        clients add``; required unless ``JWTWARDEN_REVOCATIONS=off``).
-        Keyword arguments win."""
+        clients add``; required unless ``JWTWARDEN_REVOCATIONS=off``),
+        ``JWTWARDEN_MAX_STALENESS`` (seconds of feed silence before tokens
+        are answered 503; default 10). Keyword arguments win."""
         env = os.environ if environ is None else environ
         options: dict[str, Any] = {
             "audience": env.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
@@ -242,6 +243,13 @@ class Verifier:
             "client_secret": env.get("JWTWARDEN_CLIENT_SECRET") or None,
             "revocations": env.get("JWTWARDEN_REVOCATIONS", "on").strip().lower() or "on",
         }
+        if env.get("JWTWARDEN_MAX_STALENESS"):
+            try:
+                options["max_staleness"] = float(env["JWTWARDEN_MAX_STALENESS"])
+            except ValueError:
+                raise ConfigurationError(
+                    "JWTWARDEN_MAX_STALENESS is a number of seconds."
+                ) from None
         options.update(overrides)
         issuer = options.pop("issuer", None) or env.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
         return cls.from_server(issuer, **options)
