@@ -129,14 +129,16 @@ def test_a_silent_feed_fails_closed_or_open_as_configured(
     serve: Serve, creds: Callable[[], dict[str, str]]
 ) -> None:
     with serve() as url:
-        closed = make_verifier(url, creds(), max_staleness=1)
-        opened = make_verifier(url, creds(), max_staleness=1, on_stale="allow")
+        # Above the server's 2 s heartbeat, or a connected feed is stale
+        # between two heartbeats (flaky under load).
+        closed = make_verifier(url, creds(), max_staleness=3)
+        opened = make_verifier(url, creds(), max_staleness=3, on_stale="allow")
         token = login(url)["access_token"]
         closed.verify(token)
         opened.verify(token)
         assert closed.is_fresh()
     try:
-        rejected_within(closed, token, StaleRevocationsError, seconds=5)
+        rejected_within(closed, token, StaleRevocationsError, seconds=8)
         assert not closed.is_fresh()
         assert opened.verify(token).sub  # on_stale="allow": the view as it is
     finally:
