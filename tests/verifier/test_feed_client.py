@@ -86,10 +86,8 @@ def test_backoff_doubles_to_a_cap_with_jitter_and_resets_after_events() -> None:
     for failures, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (5, 8.0), (30, 8.0)):
         feed.failures = failures
         delays = {feed.next_delay() for _ in range(200)}
-        assert all(0.25 <= d <= ceiling for d in delays), (failures, max(delays))
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (failures, max(delays))
         assert len(delays) > 100  # jittered, so resource servers do not retry in step
-    feed.failures = 30
-    assert max(feed.next_delay() for _ in range(500)) > 4  # it does grow
 
 
 def test_a_refusal_is_logged_once_as_an_error_with_status_and_description(
@@ -118,5 +116,6 @@ def test_a_refusal_is_logged_once_as_an_error_with_status_and_description(
         feed.stop()
     client.close()
     assert failure is not None and failure.is_refusal and failure.status == 401
+    assert feed.staleness() == float("inf")  # revocations unknown at once
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "HTTP 401: invalid_client: Unknown client." in errors[0]

@@ -49,8 +49,9 @@ logger = logging.getLogger("jwtwarden.verifier.feed")
 
 #: Largest event accepted from the stream (a snapshot can be large).
 MAX_EVENT_BYTES = 64 * 1024 * 1024
-#: Longest wait between two reconnection attempts.
-MAX_RECONNECT_DELAY = 30.0
+#: Longest wait between two reconnection attempts (as the Node client's,
+#: docs/feed-protocol.md §4): a returning server is found within seconds.
+MAX_RECONNECT_DELAY = 5.0
 #: Longest error body read from a refused connection.
 _MAX_ERROR_BYTES = 4096
 
@@ -156,12 +157,15 @@ class RevocationFeed:
                 current.close()
 
     def next_delay(self) -> float:
-        """The wait before the next attempt: full jitter over a doubling,
-        capped delay (none after a connection that delivered events)."""
+        """The wait before the next attempt: the base delay (the server's
+        ``retry:``, else ``reconnect_delay``) doubled per failed attempt,
+        capped, each wait drawn between half and all of it; the base alone
+        after a connection that delivered events."""
         if self.failures == 0:
             return self.reconnect_delay
         ceiling = min(self.max_reconnect_delay, self.reconnect_delay * 2.0 ** (self.failures - 1))
-        return random.uniform(self.reconnect_delay / 2, max(ceiling, self.reconnect_delay))  # noqa: S311 - jitter, not a secret
+        ceiling = max(ceiling, self.reconnect_delay)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
     def _run(self) -> None:
         import httpx
@@ -200,6 +204,9 @@ class RevocationFeed:
                 logger.warning("revocation feed %s: %s; retrying", self.url, failure)
         self.failure = failure
         if failure.is_refusal:
+            # Revocations are unknown at once (docs/feed-protocol.md §2, §7):
+            # credentials withdrawn mid-flight must not leave the view trusted.
+            self.fresh_at = float("-inf")
             self._settled.set()
 
     def _follow(self, client: httpx.Client) -> bool:
