@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "EventSink"]
+__all__ = ["Event", "EventSink", "log_escape", "log_value"]
 
 logger = logging.getLogger("jwtwarden.events")
 
@@ -63,7 +63,7 @@ class EventSink:
             try:
                 listener(event)
             except Exception:
-                logger.exception("on_event callback failed for %s", event.kind)
+                logger.exception("on_event callback failed for %s", log_value(event.kind))
 
 
 class _Line:
@@ -76,7 +76,7 @@ class _Line:
         fields = _fields(self.event)
         detail = fields.pop("detail", {})
         pairs = [*fields.items(), *detail.items()]
-        return " ".join(f"{k}={_quote(v)}" for k, v in pairs)
+        return " ".join(f"{k}={log_value(v)}" for k, v in pairs)
 
 
 def _fields(event: Event) -> dict[str, Any]:
@@ -88,7 +88,18 @@ def _fields(event: Event) -> dict[str, Any]:
 _BARE = re.compile(r"[!#-<>-~]+")
 
 
-def _quote(value: object) -> str:
-    # JSON-quote anything else, so a hostile user agent cannot forge a line.
+def log_value(value: object) -> str:
+    """``value`` as it may appear in a log line: bare if it is printable
+    ASCII without space, quote or equals; otherwise JSON-quoted with every
+    non-ASCII character escaped. So no value, whoever chose it (a path, a
+    user agent, a username, a store's error text), can end the line (CR,
+    LF, NUL, U+2028, U+0085), start a fake one, or send terminal escapes."""
     text = str(value)
-    return text if _BARE.fullmatch(text) else json.dumps(text)
+    return text if _BARE.fullmatch(text) else json.dumps(text, ensure_ascii=True)
+
+
+def log_escape(value: object) -> str:
+    """``value`` escaped as inside a JSON string, for a field the line
+    already quotes (the access log's ``"METHOD path"``): quotes, backslashes,
+    controls and every non-ASCII character escaped."""
+    return json.dumps(str(value), ensure_ascii=True)[1:-1]

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import InvalidRequestError
+from .core.inputs import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    new_password,
+    normalize_password,
+)
 
-__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "Passwords"]
+__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "PasswordCheck", "Passwords"]
 
-#: NIST SP 800-63B: at least 8 characters for a chosen password.
-MIN_PASSWORD_LENGTH = 8
-#: Bounded so a huge password cannot be used to burn CPU.
-MAX_PASSWORD_LENGTH = 1024
+
+class PasswordCheck(NamedTuple):
+    """The outcome of :meth:`Passwords.check`."""
+
+    ok: bool
+    #: The hash was made before NFKC normalisation: rehash the password.
+    legacy: bool = False
 
 
 class Passwords:
@@ -33,29 +42,40 @@ class Passwords:
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     def validate_new(self, password: object) -> str:
-        """The password if it is acceptable as a new one; else InvalidRequestError."""
-        if not isinstance(password, str):
-            raise InvalidRequestError("The password must be a string.")
-        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise InvalidRequestError(
-                f"The password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
-            )
-        return password
+        """The password if it is acceptable as a new one (``core/inputs.py``);
+        else InvalidRequestError. :meth:`hash` normalises it."""
+        return new_password(password)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        """The argon2id hash of ``password`` (NFKC-normalised first)."""
+        return await asyncio.to_thread(self._hasher.hash, normalize_password(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; ``None`` (no such user) burns the
         same time and answers ``False``."""
+        return (await self.check(password_hash, password)).ok
+
+    async def check(self, password_hash: str | None, password: str) -> PasswordCheck:
+        """Whether ``password`` matches, and whether the hash should be
+        replaced (it predates NFKC normalisation). The NFKC form is tried
+        first; a password that NFKC changes is also tried as typed, for a
+        hash made before passwords were normalised, with the same work for
+        an unknown user (``None``), so the extra try reveals nothing."""
         if len(password) > MAX_PASSWORD_LENGTH:
-            return False
+            return PasswordCheck(False)
         target = self._dummy if password_hash is None else password_hash
+        normalized = normalize_password(password)
+        if await self._matches(target, normalized):
+            return PasswordCheck(password_hash is not None)
+        if normalized != password and await self._matches(target, password):
+            return PasswordCheck(password_hash is not None, legacy=password_hash is not None)
+        return PasswordCheck(False)
+
+    async def _matches(self, target: str, password: str) -> bool:
         try:
-            await asyncio.to_thread(self._hasher.verify, target, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return bool(await asyncio.to_thread(self._hasher.verify, target, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
-        return password_hash is not None
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)

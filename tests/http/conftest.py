@@ -22,6 +22,8 @@ class Harness:
     client: httpx.AsyncClient
     service: TokenService
     clock: FrozenClock
+    #: The ASGI app itself, for tests that drive it below HTTP (aborts).
+    app: Any = None
 
     async def login(
         self, username: str = "alice", password: str = PASSWORD, **headers: str
@@ -70,7 +72,7 @@ async def make_harness(
             transport=httpx.ASGITransport(app=app, client=("192.0.2.10", 5555)), base_url=BASE
         )
         clients.append(client)
-        return Harness(client, service, clock)
+        return Harness(client, service, clock, app)
 
     yield factory
     for c in clients:

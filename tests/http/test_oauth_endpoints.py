@@ -202,7 +202,8 @@ async def test_introspection_needs_client_credentials(h: Harness) -> None:
     r = await h.client.post(
         "/introspect", data={"token": tokens["refresh_token"]}, auth=(client.client_id, secret)
     )
-    assert r.json()["active"] is True and r.json()["token_type"] == "refresh_token"
+    # Refresh tokens are for the authorization server only (RFC 9700 §4.14).
+    assert r.json() == {"active": False}
     r = await h.client.post(
         "/introspect", data={"token": "nonsense"}, auth=(client.client_id, secret)
     )

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import InvalidRequestError
+from .inputs import MAX_USERNAME_LENGTH
+from .inputs import username as _check_username
 from .revocation import UserRevocation
 
 __all__ = [
@@ -20,7 +22,6 @@ __all__ = [
     "validate_username",
 ]
 
-MAX_USERNAME_LENGTH = 150
 MAX_ROLES = 32
 MAX_ROLE_LENGTH = 64
 _ROLE = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_ROLE_LENGTH}}}")
@@ -34,12 +35,9 @@ def normalize_username(username: str) -> str:
 
 def validate_username(username: object) -> str:
     """``username`` if it may name an account: 1 to ``MAX_USERNAME_LENGTH``
-    printable characters, no outer spaces. Raises InvalidRequestError."""
-    if not isinstance(username, str) or not 1 <= len(username) <= MAX_USERNAME_LENGTH:
-        raise InvalidRequestError(f"A username is 1 to {MAX_USERNAME_LENGTH} characters.")
-    if username != username.strip() or not username.isprintable():
-        raise InvalidRequestError("A username has no control characters or outer spaces.")
-    return username
+    printable characters, no outer spaces (the rule of ``core/inputs.py``).
+    Raises InvalidRequestError."""
+    return _check_username(username)
 
 
 def validate_roles(roles: Iterable[str]) -> tuple[str, ...]:

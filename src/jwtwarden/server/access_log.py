@@ -12,7 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LOG_FORMAT", "configure_logging", "flush_logs", "log_requests"]
+from ..events import log_escape, log_value
+
+__all__ = ["LOG_FORMAT", "OneLineFormatter", "configure_logging", "flush_logs", "log_requests"]
 
 access_log = logging.getLogger("jwtwarden.access")
 
@@ -25,7 +27,7 @@ def configure_logging() -> None:
     instead of a formatted write and flush."""
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(OneLineFormatter(LOG_FORMAT))
     listener = logging.handlers.QueueListener(records, handler)
     root = logging.getLogger()
     for old in root.handlers[:]:
@@ -38,6 +40,21 @@ def configure_logging() -> None:
 
 
 _listeners: list[logging.handlers.QueueListener] = []
+
+#: Everything that may end or rewrite a line: C0 and C1 controls, DEL, and
+#: the Unicode line and paragraph separators.
+_UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_UNSAFE.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+class OneLineFormatter(logging.Formatter):
+    """A formatter whose message part is always one line, whatever a
+    library (or a careless call) put in it: the second line of defence
+    behind :func:`~jwtwarden.events.log_value` at each call site. A
+    traceback, appended after the message, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return super().formatMessage(record).translate(_UNSAFE)
 
 
 class _InProcessQueueHandler(logging.handlers.QueueHandler):
@@ -76,11 +93,13 @@ def log_requests(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, sending)
         finally:
             client = scope.get("client") or ("-", 0)
+            # Every value quoted: the path is percent-decoded by the server,
+            # so "/me/%0a..." would otherwise write a second, forged line.
             access_log.info(
                 '%s "%s %s" %d %.1fms',
-                client[0],
-                scope["method"],
-                scope["path"],
+                log_value(client[0]),
+                log_escape(scope["method"]),
+                log_escape(scope["path"]),
                 status[0],
                 (time.perf_counter() - start) * 1000,
             )

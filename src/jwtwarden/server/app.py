@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import __version__
 from ..core.view import RevocationView
 from ..errors import ConfigurationError, JwtWardenError
+from ..events import log_value
 from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
@@ -121,7 +123,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={JwtWardenError: _handle_error, Exception: _handle_crash},
+        exception_handlers={
+            JwtWardenError: _handle_error,
+            HTTPException: _handle_http,
+            ClientDisconnect: _handle_disconnect,
+            Exception: _handle_crash,
+        },
     )
     app.state.ctx = ctx
     app.add_middleware(_Wrap, wrap=metrics.middleware)
@@ -144,8 +151,42 @@ async def _handle_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+#: Codes of the protocol-level refusals Starlette raises itself.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """404, 405 and the like as JSON ``{"error", "error_description"}``
+    too (DESIGN: every error outside the RFC endpoints is JSON)."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+    description = {
+        404: "No such endpoint.",
+        405: f"Method not allowed; use {(exc.headers or {}).get('Allow', 'another method')}.",
+    }.get(exc.status_code, "The request was refused.")
+    return JSONResponse(
+        {"error": code, "error_description": description},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+#: Not a status any response can reach the client with: the client is gone.
+#: nginx's "client closed request", so the access log and the metrics show
+#: what happened instead of a 5xx nobody caused.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def _handle_disconnect(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (short of its
+    Content-Length, or a broken chunk the server had to give up on). Not a
+    server failure: no ERROR line, no 5xx in the metrics, one INFO line."""
+    logger.info("client disconnected during %s %s", request.method, log_value(request.url.path))
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _handle_crash(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    logger.exception("unhandled error on %s %s", request.method, log_value(request.url.path))
     return JSONResponse(
         {"error": "server_error", "error_description": "The server failed."}, status_code=500
     )
@@ -158,7 +199,7 @@ async def _purge_forever(service: TokenService) -> None:
         try:
             await service.purge()
         except JwtWardenError as exc:
-            logger.warning("purge failed: %s", exc.detail or exc.description)
+            logger.warning("purge failed: %s", log_value(exc.detail or exc.description))
 
 
 def _drain_on_sigterm(ctx: Context) -> None:

@@ -32,10 +32,12 @@ from ..errors import InvalidRequestError
 from ..service import TokenPair
 from .errors import HttpError
 
-__all__ = ["CSRF_HEADER", "REFRESH_PATH", "Cookies"]
+__all__ = ["CSRF_HEADER", "MAX_COOKIE", "REFRESH_PATH", "Cookies"]
 
 REFRESH_PATH = "/session/refresh"
 CSRF_HEADER = "x-csrf-token"
+#: The longest cookie value read (browsers drop cookies past 4 KiB anyway).
+MAX_COOKIE = 8192
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -56,10 +58,14 @@ class Cookies:
 
     def set_tokens(self, response: Response, pair: TokenPair) -> None:
         secure = not self.insecure
+        # The access cookie lives as long as the session, not as long as its
+        # token: once the token expires the browser still sends it, so
+        # ``/session/logout`` can name the session to end (the token itself
+        # is refused everywhere else once expired).
         response.set_cookie(
             self.access,
             pair.access_token,
-            max_age=pair.expires_in,
+            max_age=max(pair.expires_in, pair.refresh_expires_in),
             path="/",
             secure=secure,
             httponly=True,
@@ -106,7 +112,12 @@ class Cookies:
             return
         self.check_origin(request)
         presented = request.headers.get(CSRF_HEADER, "")
-        if len(presented) > 128 or not hmac.compare_digest(presented, self.csrf_token(sid)):
+        # Compared as bytes: ``compare_digest`` raises TypeError on a str with
+        # non-ASCII characters, which any header may hold (it was a 500).
+        expected = self.csrf_token(sid).encode()
+        if len(presented) > 128 or not hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"), expected
+        ):
             raise HttpError(403, "invalid_request", "Missing or wrong X-CSRF-Token header.")
 
     def check_origin(self, request: Request) -> None:
@@ -117,8 +128,24 @@ class Cookies:
         if request.headers.get("sec-fetch-site") == "cross-site":
             raise HttpError(403, "invalid_request", "Cross-site request refused.")
 
+    def read(self, request: Request, name: str) -> str | None:
+        """The cookie ``name``, if sent once. Sent twice is refused (400):
+        the ``__Secure-`` refresh cookie may be planted by a sibling
+        subdomain (cookie tossing, 6265bis §8.6), and which copy a parser
+        keeps would then decide whose session this is."""
+        prefix = name + "="
+        sent = [
+            part
+            for header in request.headers.getlist("cookie")
+            for part in header.split(";")
+            if part.strip().startswith(prefix)
+        ]
+        if len(sent) > 1:
+            raise InvalidRequestError(f"The cookie {name} was sent more than once.")
+        return request.cookies.get(name) if sent else None
+
     def require_cookie(self, request: Request, name: str) -> str:
-        value = request.cookies.get(name)
-        if not value or len(value) > 8192:
+        value = self.read(request, name)
+        if not value or len(value) > MAX_COOKIE:
             raise InvalidRequestError("The session cookie is missing.")
         return value

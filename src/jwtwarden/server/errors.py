@@ -24,10 +24,12 @@ from ..errors import (
     JwtWardenError,
     NotFoundError,
     RateLimitedError,
+    StaleRevocationsError,
     StoreConflictError,
     StoreError,
     UnsupportedGrantTypeError,
 )
+from ..events import log_value
 from ..verifier.credentials import refusal_for
 
 __all__ = ["HttpError", "error_response"]
@@ -60,22 +62,36 @@ class HttpError(JwtWardenError):
 
 def error_response(error: JwtWardenError) -> Response:
     """The response for ``error``."""
+    if isinstance(error, StaleRevocationsError):
+        # Not knowing about revocations is an outage, never a bad token
+        # (DESIGN: 503 with Retry-After, never 401). The server itself falls
+        # back to the store instead; this keeps any path that raises it honest.
+        body = json.dumps(
+            {"error": "temporarily_unavailable", "error_description": error.description}
+        )
+        headers = {"cache-control": "no-store", "retry-after": "1"}
+        return Response(body, 503, headers, media_type="application/json")
     if isinstance(error, InvalidTokenError | InsufficientScopeError):
         refusal = refusal_for(error)
         return Response(refusal.body, refusal.status, refusal.headers)
     status = error.status if isinstance(error, HttpError) else _status_of(error)
     headers = {"cache-control": "no-store", "pragma": "no-cache"}
+    code, description = error.code, error.description
     if isinstance(error, RateLimitedError):
         headers["retry-after"] = str(error.retry_after)
+    elif isinstance(error, StoreConflictError):
+        # A conflict (a taken name) is the client's to resolve: retrying
+        # will not help, and nothing failed on the server.
+        code = "conflict"
     elif isinstance(error, StoreError):
+        # An outage: the client may retry (RFC 7009 §2.2.1 for revocation).
         headers["retry-after"] = "1"
-        logger.warning("store failure: %s", error.detail or error.description)
+        code = "temporarily_unavailable"
+        logger.warning("store failure: %s", log_value(error.detail or error.description))
     elif isinstance(error, InvalidClientError):
         headers["www-authenticate"] = 'Basic realm="jwtwarden"'
-    code = "temporarily_unavailable" if isinstance(error, StoreError) else error.code
-    description = error.description
     if status == 500:
-        logger.error("configuration error: %s", error.detail or error.description)
+        logger.error("configuration error: %s", log_value(error.detail or error.description))
         code, description = "server_error", "The server failed."
     body = json.dumps({"error": code, "error_description": description})
     return Response(body, status, headers, media_type="application/json")

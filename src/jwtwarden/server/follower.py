@@ -21,6 +21,7 @@ from collections import deque
 from ..clock import Clock
 from ..core.view import RevocationEvent, RevocationSnapshot, RevocationView
 from ..errors import StoreError
+from ..events import log_value
 from ..stores.base import Store, WaitsForRevocations
 
 __all__ = ["RevocationFollower"]
@@ -121,7 +122,7 @@ class RevocationFollower:
             except StoreError as exc:
                 failures += 1
                 if failures == 1:
-                    logger.warning("revocation feed: %s", exc.detail or exc.description)
+                    logger.warning("revocation feed: %s", log_value(exc.detail or exc.description))
                 await asyncio.sleep(min(2.0, self.poll_interval * 2**failures))
             except Exception:  # a bug must not end the follower for good
                 failures += 1

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from ..errors import InvalidRequestError
 from .errors import HttpError
 
-__all__ = ["TrustedProxies", "client_ip", "read_form", "read_json"]
+__all__ = ["TrustedProxies", "authorization", "client_ip", "read_form", "read_json"]
 
 #: The largest body any endpoint accepts.
 MAX_BODY = 64 * 1024
@@ -32,7 +32,9 @@ async def read_body(request: Request) -> bytes:
     """The body, refused with 413 past :data:`MAX_BODY` (checked while
     streaming, so a lying Content-Length does not help)."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise InvalidRequestError("The Content-Length header is malformed.")
+    if declared is not None and int(declared) > MAX_BODY:
         raise HttpError(413, "invalid_request", "The request body is too large.")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -88,6 +90,17 @@ async def read_json(request: Request, model: type[_M]) -> _M:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidRequestError(f"Invalid {where}: {first['msg']}.") from None
+
+
+def authorization(request: Request) -> str | None:
+    """The one ``Authorization`` header, if any. Two are refused (400
+    ``invalid_request``): RFC 6750 §2 allows one method per request, and
+    letting the first (or the last) win would make a proxy and this server
+    disagree about who is calling."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise InvalidRequestError("Send one Authorization header, not several.")
+    return values[0] if values else None
 
 
 def require(form: dict[str, str], name: str) -> str:

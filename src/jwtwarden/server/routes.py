@@ -110,7 +110,7 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
             body=PasswordChange,
             auth="bearer",
             ok=(204, "Changed"),
-            errors=(400, 401, 403, 413, 415, 503),
+            errors=(400, 401, 403, 413, 415, 429, 503),
         ),
     ),
     ("/admin/users", "post"): (

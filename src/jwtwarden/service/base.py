@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..bootstrap import parts_from
 from ..clock import Clock, SystemClock
+from ..core import inputs
 from ..core.policy import Policy
 from ..core.revocation import revocation_cause
 from ..core.rotation import RotationDecision, decide_rotation
 from ..core.sessions import Session
+from ..core.throttle import retry_after, throttle_keys
 from ..core.users import User
-from ..errors import NotFoundError, UnknownKeyError
+from ..errors import NotFoundError, RateLimitedError, UnknownKeyError
 from ..events import Event, EventSink
 from ..keysource import KeyManager
 from ..passwords import Passwords
@@ -32,6 +34,22 @@ __all__ = ["ServiceBase", "TokenPair"]
 
 #: How long an unknown ``kid`` waits before it may trigger another key reload.
 _KID_RELOAD_INTERVAL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Throttle:
+    """The failed-password counters one attempt touches."""
+
+    store: Store
+    keys: list[str]
+    now: float
+    since: float
+
+    async def failed(self) -> None:
+        await self.store.record_login_failure(self.keys, self.now, self.since)
+
+    async def succeeded(self) -> None:
+        await self.store.clear_login_failures(self.keys[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +139,34 @@ class ServiceBase:
     async def close(self) -> None:
         await self.store.close()
 
+    async def _throttle(
+        self, username_key: str, ip: str | None, now: float, user_agent: str | None
+    ) -> _Throttle:
+        """Refuse (RateLimitedError) a password check past the failed-login
+        limits, before any password is checked, so the right password gets
+        the same refusal as a wrong one; else the counters to update. Login
+        and the current-password check of ``POST /password`` share them."""
+        throttle = throttle_keys(username_key, ip)
+        keys = [key for key, _ in throttle]
+        since = now - self.policy.login_window
+        counts = await self.store.login_failures(keys, since)
+        limits = [self.policy.login_limits[which] for _, which in throttle]
+        wait = retry_after(counts, limits, now=now, policy=self.policy)
+        if wait is not None:
+            self._emit("login_throttled", now, ip=ip, user_agent=user_agent, retry_after=wait)
+            raise RateLimitedError(wait)
+        return _Throttle(self.store, keys, now, since)
+
     async def get_user(self, sub: str) -> User:
+        if not inputs.is_sub(sub):
+            raise NotFoundError("No such user.")
         user = await self.store.get_user(sub)
         if user is None:
             raise NotFoundError("No such user.")
         return user
 
     async def get_session(self, sid: str) -> Session:
-        found = await self.store.get_session(sid)
+        found = await self.store.get_session(sid) if inputs.is_sid(sid) else None
         if found is None:
             raise NotFoundError("No such session.")
         return found[0]

@@ -8,6 +8,7 @@ import re
 import secrets
 from typing import Any
 
+from ..core import inputs
 from ..core.clients import Client, hash_client_secret, is_client_secret
 from ..core.rotation import Rotated
 from ..errors import InvalidClientError, InvalidRequestError, InvalidTokenError, StoreConflictError
@@ -43,32 +44,51 @@ class Clients(ServiceBase):
     async def authenticate_client(self, client_id: str, secret: str) -> Client:
         """The client whose credentials these are; InvalidClientError
         otherwise, after the same work either way."""
-        shaped = isinstance(client_id, str) and len(client_id) <= 64 and isinstance(secret, str)
+        shaped = inputs.is_client_id(client_id) and inputs.is_client_secret_shape(secret)
         client = await self.store.get_client(client_id) if shaped else None
         ok = is_client_secret(
-            secret if isinstance(secret, str) else "",
+            secret if shaped else "",
             client.secret_hash if client else _NO_CLIENT_HASH,
         )
         if client is None or not ok:
             raise InvalidClientError()
         return client
 
-    async def introspect(self, token: str, token_type_hint: str | None = None) -> dict[str, Any]:
+    async def introspect(
+        self, token: str, token_type_hint: str | None = None, *, refresh_tokens: bool = False
+    ) -> dict[str, Any]:
         """RFC 7662: ``{"active": false}`` for anything unusable, else the
-        claims. Introspecting a refresh token never counts as using it."""
-        if token_type_hint != "refresh_token":
-            try:
-                return _introspected(await self.verify(token))
-            except InvalidTokenError:
-                pass
+        claims. The hint only orders the search (§2.1: the server MUST extend
+        it to the other types), so a wrong hint never hides a live token.
+
+        Refresh tokens are for the authorization server only (RFC 9700
+        §4.14): resource servers, the callers of ``POST /introspect``, get
+        ``{"active": false}`` for them. ``refresh_tokens=True`` (for the auth
+        server's own use) reports them too; introspecting one never counts as
+        using it."""
+        if refresh_tokens and token_type_hint == "refresh_token":
+            found = await self._introspect_refresh(token) or await self._introspect_access(token)
+            return found or {"active": False}
+        found = await self._introspect_access(token)
+        if found is None and refresh_tokens:
+            found = await self._introspect_refresh(token)
+        return found or {"active": False}
+
+    async def _introspect_access(self, token: str) -> dict[str, Any] | None:
+        try:
+            return _introspected(await self.verify(token))
+        except InvalidTokenError:
+            return None
+
+    async def _introspect_refresh(self, token: str) -> dict[str, Any] | None:
         presented = parse_refresh_token(token)
         found = None if presented is None else await self.store.get_session(presented.sid)
         if presented is None or found is None:
-            return {"active": False}
+            return None
         session, user = found
         decision = self._judge(session, user, presented, self.clock.now())
         if not isinstance(decision, Rotated):
-            return {"active": False}
+            return None
         return {
             "active": True,
             "token_type": "refresh_token",

@@ -6,21 +6,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..core import inputs
 from ..core.rotation import GraceReplay, Rejected, Reused, Rotated
 from ..core.sessions import Session
-from ..core.throttle import retry_after, throttle_keys
-from ..core.users import MAX_USERNAME_LENGTH, User, normalize_username
+from ..core.users import User, normalize_username
 from ..core.view import RevocationSnapshot
 from ..errors import (
     InvalidCredentialsError,
     InvalidGrantError,
-    InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
-    RateLimitedError,
     RefreshTokenReusedError,
 )
-from ..passwords import MAX_PASSWORD_LENGTH
 from ..tokens.access import AccessClaims, encode_access_token, new_access_claims
 from ..tokens.jwks import export_jwks
 from ..tokens.keys import SigningKey
@@ -36,9 +33,6 @@ from .base import TokenPair
 from .clients import Clients
 
 __all__ = ["TokenService"]
-
-_MAX_USER_AGENT = 512
-_MAX_IP = 64
 
 
 class TokenService(Accounts, Clients):
@@ -66,30 +60,27 @@ class TokenService(Accounts, Clients):
         and RateLimitedError past the failed-login limits, even for the right
         password, so a guess cannot be confirmed.
         """
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise InvalidRequestError("username and password are required.")
+        username = inputs.username(username)
+        password = inputs.presented_password(password)
+        client_id = inputs.oauth_client_id(client_id)
         now = self.clock.now()
-        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
-        throttle = throttle_keys(normalize_username(username[: MAX_USERNAME_LENGTH * 4]), ip)
-        keys = [key for key, _ in throttle]
-        since = now - self.policy.login_window
-        counts = await self.store.login_failures(keys, since)
-        limits = [self.policy.login_limits[which] for _, which in throttle]
-        wait = retry_after(counts, limits, now=now, policy=self.policy)
-        if wait is not None:
-            self._emit("login_throttled", now, ip=ip, user_agent=user_agent, retry_after=wait)
-            raise RateLimitedError(wait)
-        user = await self._check_password(username, password)
-        if user is None:
-            await self.store.record_login_failure(keys, now, since)
-            self._emit("login_failed", now, ip=ip, user_agent=user_agent)
+        ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
+        throttle = await self._throttle(normalize_username(username), ip, now, user_agent)
+        user, rehash = await self._check_password(username, password)
+        # A banned user with the right password gets exactly what a wrong
+        # guess gets (the same answer, the same failure count), or a guess
+        # made during the ban would be confirmed by its answer.
+        banned = user is not None and user.revocation.is_banned(now)
+        if user is None or banned:
+            await throttle.failed()
+            reason = "banned" if banned else None
+            sub = user.sub if user is not None else None
+            self._emit("login_failed", now, sub=sub, ip=ip, user_agent=user_agent, reason=reason)
             raise InvalidCredentialsError()
-        await self.store.clear_login_failures(keys[0])
-        if user.revocation.is_banned(now):
-            self._emit(
-                "login_failed", now, sub=user.sub, ip=ip, user_agent=user_agent, reason="banned"
-            )
-            raise InvalidCredentialsError("This account is suspended.")
+        await throttle.succeeded()
+        assert user is not None
+        if rehash:
+            await self._upgrade_hash(user, password)
         session = Session(
             sid=new_sid(),
             sub=user.sub,
@@ -100,7 +91,7 @@ class TokenService(Accounts, Clients):
             last_used_at=now,
             ip=ip,
             user_agent=user_agent,
-            client_id=_bound(client_id, 128) or "jwtwarden",
+            client_id=client_id,
         )
         await self.store.create_session(session)
         self._salts.put(session.sid, session.salt)
@@ -108,17 +99,20 @@ class TokenService(Accounts, Clients):
         await self._housekeeping(now)
         return self._issue(session, user, session.generation, now)
 
-    async def _check_password(self, username: str, password: str) -> User | None:
-        """The user if the password is theirs. An unknown user burns the same
-        argon2 time; a hash made with weaker parameters is upgraded."""
-        too_long = len(username) > MAX_USERNAME_LENGTH * 4 or len(password) > MAX_PASSWORD_LENGTH
-        user = None if too_long else await self.store.find_user(username)
-        ok = await self.passwords.verify(user.password_hash if user else None, password)
-        if user is None or not ok:
-            return None
-        if self.passwords.needs_rehash(user.password_hash):
-            await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
-        return user
+    async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
+        """The user if the password is theirs, and whether their hash should
+        be remade. An unknown user burns the same argon2 time."""
+        user = await self.store.find_user(username)
+        check = await self.passwords.check(user.password_hash if user else None, password)
+        if user is None or not check.ok:
+            return None, False
+        return user, check.legacy or self.passwords.needs_rehash(user.password_hash)
+
+    async def _upgrade_hash(self, user: User, password: str) -> None:
+        """Rehash a password hashed with weaker parameters or before NFKC
+        normalisation (after a login that succeeded, so a refused one costs
+        the same as any other)."""
+        await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
 
     async def refresh(
         self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
@@ -133,7 +127,7 @@ class TokenService(Accounts, Clients):
         if presented is None:
             raise InvalidGrantError()
         now = self.clock.now()
-        ip, user_agent = _bound(ip, _MAX_IP), _bound(user_agent, _MAX_USER_AGENT)
+        ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
         # The usual case in one store round trip: the salt is known here, the
         # MAC checks out, and the store rotates only if the session is live.
         salt = self._salts.get(presented.sid)
@@ -225,7 +219,7 @@ class TokenService(Accounts, Clients):
         """End every session of ``sub`` (but ``keep_sid``): one cutoff write,
         whatever the number of tokens."""
         now = self.clock.now()
-        if not await self.store.set_cutoff(sub, now, keep_sid):
+        if not inputs.is_sub(sub) or not await self.store.set_cutoff(sub, now, keep_sid):
             raise NotFoundError("No such user.")
         self._emit("user_revoked", now, sub=sub, kept_sid=keep_sid)
 
@@ -235,6 +229,8 @@ class TokenService(Accounts, Clients):
 
     async def revoke_session(self, sid: str, *, reason: str = "revoked") -> bool:
         """Revoke one session; ``False`` if it was unknown or already revoked."""
+        if not inputs.is_sid(sid):
+            return False
         now = self.clock.now()
         session = await self.store.revoke_session(sid, now, reason)
         if session is not None:
@@ -285,9 +281,3 @@ class TokenService(Accounts, Clients):
         return await self.store.revocation_snapshot(
             self.clock.now(), self.policy.revocation_horizon
         )
-
-
-def _bound(value: str | None, limit: int) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return value[:limit]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ...core import inputs
 from ...errors import NotFoundError
 from ..requests import read_json
 from .context import context, revokes
@@ -36,7 +37,7 @@ async def end_session(request: Request) -> Response:
     ctx = context(request)
     claims, _ = await ctx.caller(request)
     sid = request.path_params["sid"]
-    found = await ctx.service.store.get_session(sid) if len(sid) <= 64 else None
+    found = await ctx.service.store.get_session(sid) if inputs.is_sid(sid) else None
     if found is None or found[0].sub != claims.sub or found[0].revoked_at is not None:
         raise NotFoundError("No such session.")
     await ctx.service.revoke_session(sid, reason="logout")
@@ -45,8 +46,10 @@ async def end_session(request: Request) -> Response:
 
 @revokes
 async def logout(request: Request) -> Response:
+    """End the current session; idempotent (a second logout, or one with an
+    expired token, is still 204)."""
     ctx = context(request)
-    claims, via_cookie = await ctx.caller(request)
+    claims, via_cookie = await ctx.ending(request)
     await ctx.service.logout(claims)
     response = Response(status_code=204)
     if via_cookie:
@@ -73,6 +76,11 @@ async def password(request: Request) -> Response:
     claims, _ = await ctx.caller(request)
     body = await read_json(request, PasswordChange)
     await ctx.service.change_password(
-        claims.sub, body.current_password, body.new_password, keep_sid=claims.sid
+        claims.sub,
+        body.current_password,
+        body.new_password,
+        keep_sid=claims.sid,
+        ip=ctx.client_ip(request),
+        user_agent=request.headers.get("user-agent"),
     )
     return Response(status_code=204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ...core import inputs
 from ...errors import InvalidRequestError, NotFoundError
 from ..requests import read_json
 from .context import context, revokes
@@ -80,13 +81,13 @@ async def end_session(request: Request) -> Response:
     ctx = context(request)
     await ctx.admin(request)
     sid = request.path_params["sid"]
-    if len(sid) > 64 or not await ctx.service.revoke_session(sid, reason="admin"):
+    if not await ctx.service.revoke_session(sid, reason="admin"):
         raise NotFoundError("No such live session.")
     return Response(status_code=204)
 
 
 def _sub(request: Request) -> str:
     sub: str = request.path_params["sub"]
-    if len(sub) > 64:
+    if not inputs.is_sub(sub):
         raise NotFoundError("No such user.")
     return sub

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidTokenError, RefreshTokenReusedError
+from ..cookies import MAX_COOKIE
 from ..requests import read_json
 from .context import context, revokes
 from .models import Login
@@ -61,17 +62,27 @@ async def session_refresh(request: Request) -> Response:
 
 @revokes
 async def session_logout(request: Request) -> Response:
-    """End the cookie's session, even if its access token has expired."""
+    """Sign out, in every state a browser can be in, and clear the cookies.
+
+    A user must always be able to sign out: with a live access cookie, an
+    expired one (its signature still names the session), one whose session
+    was already revoked, a garbled one, or none at all (only the refresh or
+    the CSRF cookie left). Whenever the cookie names a session, the session
+    ends, and the request must carry that session's CSRF token (so a forged
+    cross-site logout is refused); otherwise there is nothing to end on the
+    server and the answer is the same 204 that clears every cookie."""
     ctx = context(request)
-    token = ctx.cookies.require_cookie(request, ctx.cookies.access)
-    try:
-        claims = await ctx.service.decode(token, allow_expired=True)
-    except InvalidTokenError:
-        response = Response(status_code=204)
-        ctx.cookies.clear(response)
-        return response
-    ctx.cookies.check_csrf(request, claims.sid)
-    await ctx.service.logout(claims)
-    response = Response(status_code=204)
+    ctx.cookies.check_origin(request)
+    claims = None
+    token = ctx.cookies.read(request, ctx.cookies.access)
+    if token and len(token) <= MAX_COOKIE:
+        try:
+            claims = await ctx.service.decode(token, allow_expired=True)
+        except InvalidTokenError:
+            claims = None
+    if claims is not None:
+        ctx.cookies.check_csrf(request, claims.sid)
+        await ctx.service.logout(claims)
+    response = Response(status_code=204, headers={"cache-control": "no-store"})
     ctx.cookies.clear(response)
     return response

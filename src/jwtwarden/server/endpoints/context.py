@@ -21,7 +21,7 @@ from ...verifier.credentials import token_from_authorization
 from ..cookies import Cookies
 from ..follower import RevocationFollower
 from ..metrics import Metrics
-from ..requests import TrustedProxies, client_ip
+from ..requests import TrustedProxies, authorization, client_ip
 
 
 @dataclass(slots=True)
@@ -77,16 +77,32 @@ class Context:
         """The verified claims of the caller and whether they came from the
         cookie. A bearer header wins; a cookie-authenticated state-changing
         request must also pass the CSRF check."""
-        token = token_from_authorization(request.headers.get("authorization"))
-        via_cookie = token is None
-        if token is None:
-            token = request.cookies.get(self.cookies.access)
-        if not token:
-            raise InvalidTokenError("An access token is required.")
+        token, via_cookie = self._credential(request)
         claims = await self.verify(token)
         if via_cookie:
             self.cookies.check_csrf(request, claims.sid)
         return claims, via_cookie
+
+    async def ending(self, request: Request) -> tuple[AccessClaims, bool]:
+        """Like :meth:`caller`, for a request that only ends the token's own
+        session (``POST /logout``): a genuine token is enough even once it
+        has expired or its session has ended, so logging out twice, or
+        after the token expired, is still a success (the catalogue's E18).
+        The signature is checked; revocation and expiry are not."""
+        token, via_cookie = self._credential(request)
+        claims = await self.service.decode(token, allow_expired=True)
+        if via_cookie:
+            self.cookies.check_csrf(request, claims.sid)
+        return claims, via_cookie
+
+    def _credential(self, request: Request) -> tuple[str, bool]:
+        token = token_from_authorization(authorization(request))
+        via_cookie = token is None
+        if token is None:
+            token = self.cookies.read(request, self.cookies.access)
+        if not token:
+            raise InvalidTokenError("An access token is required.")
+        return token, via_cookie
 
     async def admin(self, request: Request) -> AccessClaims:
         claims, _ = await self.caller(request)

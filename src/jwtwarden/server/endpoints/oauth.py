@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidClientError, RefreshTokenReusedError, UnsupportedGrantTypeError
 from ...service import TokenPair
-from ..requests import read_form, require
+from ..requests import authorization, read_form, require
 from .context import context, revokes
 
 __all__ = ["introspection", "jwks", "metadata", "revocation", "token"]
@@ -77,7 +77,7 @@ async def introspection(request: Request) -> Response:
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
-    header = request.headers.get("authorization", "")
+    header = authorization(request) or ""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded or len(encoded) > 1024:
         raise InvalidClientError("Authenticate with HTTP Basic client credentials.")
