@@ -2,9 +2,15 @@
 
 ``RequireToken`` is a security dependency: it shows in the OpenAPI docs
 (``/docs``) and returns the verified claims; ``/admin/report`` also needs
-the ``admin`` role. Run::
+the ``admin`` role. Revocations come from the server's feed; ``/readyz``
+answers 503 until they are current. Run::
 
-    JWTWARDEN_ISSUER=http://127.0.0.1:8000 uvicorn examples.fastapi_app:app --port 8001
+    export JWTWARDEN_ISSUER=http://127.0.0.1:8000
+    # what `jwtwarden clients add orders-api` printed on the auth server:
+    export JWTWARDEN_CLIENT_ID=rs_... JWTWARDEN_CLIENT_SECRET=...
+    uvicorn --factory examples.fastapi_app:create_app --port 8001
+
+Without the client credentials it refuses to start, naming them.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Security
+from fastapi.responses import JSONResponse
 
 from jwtwarden import AccessClaims, Verifier
 from jwtwarden.verifier.fastapi import RequireToken, install_refusal_handler
 
 
-def create_app(verifier: Verifier) -> FastAPI:
-    """The app, with the verifier passed in (tests give one on static keys)."""
+def create_app(verifier: Verifier | None = None) -> FastAPI:
+    """The app factory; the verifier is passed in (tests give one on static
+    keys) or built from the environment, which waits for the first snapshot."""
+    verifier = verifier or Verifier.from_env()
     app = FastAPI(title="jwtwarden-protected API")
     install_refusal_handler(app)  # {"error", "error_description"} bodies
     require_user = RequireToken(verifier)
@@ -37,7 +46,9 @@ def create_app(verifier: Verifier) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"ok": True}
 
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        ready = verifier.is_fresh()
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
     return app
-
-
-app = create_app(Verifier.from_env())

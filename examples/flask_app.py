@@ -1,9 +1,15 @@
 """A Flask resource server protected by jwtwarden.
 
 ``@require_token()`` puts the verified claims on ``flask.g.jwtwarden_claims``;
-``/admin/report`` also needs the ``admin`` role. Run::
+``/admin/report`` also needs the ``admin`` role. Revocations come from the
+server's feed; ``/readyz`` answers 503 until they are current. Run::
 
-    JWTWARDEN_ISSUER=http://127.0.0.1:8000 flask --app examples.flask_app run --port 8001
+    export JWTWARDEN_ISSUER=http://127.0.0.1:8000
+    # what `jwtwarden clients add orders-api` printed on the auth server:
+    export JWTWARDEN_CLIENT_ID=rs_... JWTWARDEN_CLIENT_SECRET=...
+    flask --app examples.flask_app run --port 8001
+
+Without the client credentials it refuses to start, naming them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ warden = JwtWarden()
 def create_app(verifier: Verifier | None = None) -> Flask:
     """The app factory; the verifier is passed in or built from the environment."""
     app = Flask(__name__)
-    warden.init_app(app, verifier or Verifier.from_env())
+    checked = verifier or Verifier.from_env()
+    warden.init_app(app, checked)
 
     @app.get("/me")
     @require_token()
@@ -36,5 +43,10 @@ def create_app(verifier: Verifier | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         return {"ok": True}
+
+    @app.get("/readyz")
+    def readyz() -> tuple[dict[str, Any], int]:
+        ready = checked.is_fresh()
+        return {"ready": ready}, 200 if ready else 503
 
     return app

@@ -9,7 +9,8 @@ DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-set-DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "examples.django_app.urls"
-INSTALLED_APPS = ["rest_framework"]
+# The example app's ready() builds the verifier at start-up (apps.py).
+INSTALLED_APPS = ["rest_framework", "examples.django_app.apps.ExampleConfig"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "jwtwarden.verifier.django.JwtWardenMiddleware",

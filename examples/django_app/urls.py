@@ -13,4 +13,5 @@ urlpatterns: list[Any] = [
     path("admin/report", views.report),
     path("api/admin/sessions", views.AdminSessions.as_view()),
     path("healthz", views.healthz),
+    path("readyz", views.readyz),
 ]

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jwtwarden import AccessClaims
-from jwtwarden.verifier.django import HasRoles, require_token
+from jwtwarden.verifier.django import HasRoles, get_verifier, require_token
 
 
 @require_token()
@@ -27,6 +27,11 @@ def report(request: HttpRequest) -> JsonResponse:
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    ready = get_verifier().is_fresh()
+    return JsonResponse({"ready": ready}, status=200 if ready else 503)
 
 
 class AdminSessions(APIView):

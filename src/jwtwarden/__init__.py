@@ -26,6 +26,7 @@ from .errors import (
     InvalidRequestError,
     InvalidTokenError,
     JwtWardenError,
+    KeysUnavailableError,
     MalformedTokenError,
     NotFoundError,
     RateLimitedError,
@@ -41,6 +42,7 @@ from .errors import (
     UnsupportedGrantTypeError,
     UserBannedError,
     UserCutoffError,
+    VerificationUnavailableError,
 )
 
 if _typing.TYPE_CHECKING:
@@ -79,6 +81,8 @@ __all__ = [
     "SessionRevokedError",
     "Settings",
     "StaleRevocationsError",
+    "KeysUnavailableError",
+    "VerificationUnavailableError",
     "StoreConflictError",
     "StoreError",
     "StoreUnavailableError",

@@ -17,9 +17,11 @@ library users raise and catch the same classes.
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
     │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims),
-    │   ├── StaleRevocationsError (the verifier lost its revocation feed)
     │   └── RevokedTokenError → TokenDeniedError, SessionRevokedError,
     │                           UserCutoffError, UserBannedError
+    ├── VerificationUnavailableError  temporarily_unavailable (503): not the token's fault
+    │   ├── StaleRevocationsError (the verifier lost its revocation feed)
+    │   └── KeysUnavailableError (the JWKS cannot be fetched)
     ├── InsufficientScopeError     insufficient_scope
     ├── RateLimitedError           carries retry_after
     ├── NotFoundError,  ConfigurationError
@@ -36,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "ExpiredTokenError",
     "InsufficientScopeError",
+    "KeysUnavailableError",
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidTokenError",
@@ -55,6 +58,7 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "UserBannedError",
     "UserCutoffError",
+    "VerificationUnavailableError",
 ]
 
 
@@ -142,11 +146,33 @@ class ClaimsError(InvalidTokenError):
     default_description = "The access token claims are invalid."
 
 
-class StaleRevocationsError(InvalidTokenError):
+class VerificationUnavailableError(JwtWardenError):
+    """A resource server cannot judge tokens right now, whatever the token:
+    its revocation feed is stale, its keys cannot be fetched, or it is
+    misdeployed. The operator's problem, not the client's: answered 503 with
+    ``Retry-After``, never 401, so clients keep their tokens."""
+
+    code = "temporarily_unavailable"
+    default_description = "Access tokens cannot be checked right now; try again shortly."
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(description)
+        #: Seconds a client should wait before trying again.
+        self.retry_after = retry_after
+
+
+class StaleRevocationsError(VerificationUnavailableError):
     """The verifier has not heard from its revocation feed for longer than
     its staleness bound and is configured to fail closed."""
 
     default_description = "Revocation data is out of date; try again shortly."
+
+
+class KeysUnavailableError(VerificationUnavailableError):
+    """The verification keys cannot be fetched, so a token signed by a key
+    not held cannot be judged."""
+
+    default_description = "The token issuer's keys cannot be fetched; try again shortly."
 
 
 class RevokedTokenError(InvalidTokenError):

@@ -43,11 +43,13 @@ class Settings(BaseSettings):
     audience: str = Field(
         "jwtwarden", min_length=1, max_length=256, description="aud of access tokens."
     )
-    algorithm: Literal["EdDSA", "ES256", "RS256", "HS256"] = Field(
+    algorithm: Literal["EdDSA", "Ed25519", "ES256", "RS256", "HS256"] = Field(
         "EdDSA",
         description=(
-            "Signing algorithm of new keys: EdDSA (Ed25519), ES256, RS256, or HS256 (a "
-            "shared secret: single-process setups only, not published in JWKS)."
+            "Signing algorithm of new keys: EdDSA or Ed25519 (the same Ed25519 keys, under "
+            "the legacy or the RFC 9864 name, which tokens and the JWKS then carry), ES256, "
+            "RS256, or HS256 (a shared secret: single-process setups only, not published "
+            "in JWKS)."
         ),
     )
     access_ttl: int = Field(300, ge=1, le=86_400, description="Access token lifetime.")

@@ -48,6 +48,11 @@ def serve(tmp_path: Path) -> Serve:
     """Start ``jwtwarden serve`` in ``tmp_path`` (SQLite store there, keys
     generated on first start) with users alice and root; yield its URL; stop
     it with SIGTERM and check it exits cleanly."""
+    return serving(tmp_path)
+
+
+def serving(tmp_path: Path) -> Serve:
+    """:func:`serve` for any folder (a module-scoped fixture's, too)."""
 
     @contextlib.contextmanager
     def run(workers: int = 1, port: int | None = None, **settings: str) -> Iterator[str]:

@@ -65,7 +65,6 @@ def test_the_endpoint_is_found_and_only_resource_servers_may_listen(feed: Feed) 
         assert r.headers["cache-control"] == "no-store"
 
 
-@pytest.mark.xfail(reason="server change pending: RFC 8414 metadata member", strict=False)
 def test_the_metadata_advertises_the_feed(feed: Feed) -> None:
     meta = httpx.get(feed.url + "/.well-known/oauth-authorization-server").json()
     assert meta["jwtwarden_revocations_endpoint"] == meta["issuer"].rstrip("/") + "/revocations"

@@ -80,8 +80,40 @@ def test_the_django_example_drf_view_needs_the_admin_role(minted: Minted) -> Non
     assert answer.status == 200 and answer.body["roles"] == ["admin"]
 
 
-def test_the_django_example_settings_name_its_verifier() -> None:
+def test_the_django_example_settings_name_its_verifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from django.utils.module_loading import import_string
     from examples.django_app import settings
 
-    assert isinstance(import_string(settings.JWTWARDEN_VERIFIER), Verifier)
+    monkeypatch.setenv("JWTWARDEN_ISSUER", "http://127.0.0.1:9")
+    monkeypatch.setenv("JWTWARDEN_REVOCATIONS", "off")
+    verifier = import_string(settings.JWTWARDEN_VERIFIER)
+    assert isinstance(verifier, Verifier)
+    verifier.close()
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_the_example_answers_503_not_401_while_revocations_are_unknown(
+    name: str, minted: Minted
+) -> None:
+    """A feed silent past max_staleness is the operator's problem: the
+    client keeps its token and retries, and readiness says so."""
+    from jwtwarden.verifier.feed import RevocationFeed
+
+    feed = RevocationFeed(
+        "http://127.0.0.1:9/revocations", client_id="x", client_secret="y", view=minted.view
+    )
+    minted.verifier.feed = feed  # never started: it has heard nothing
+    get = EXAMPLES[name](minted.verifier)
+    answer = get("/me", {"authorization": f"Bearer {minted.alice}"})
+    headers = {k.lower(): v for k, v in answer.headers.items()}
+    assert answer.status == 503 and int(headers["retry-after"]) >= 1
+    assert answer.body["error"] == "temporarily_unavailable"
+    if name != "django":  # Django's readiness goes through its settings' verifier
+        assert get("/readyz", {}).status == 503
+    # A token that is bad whatever the revocations is still the client's 401.
+    assert get("/me", {"authorization": "Bearer not.a.token"}).status == 401
+    feed.fresh_at = float("inf")  # heard from just now
+    assert get("/me", {"authorization": f"Bearer {minted.alice}"}).status == 200
+    assert get("/me", {"authorization": "Bearer not.a.token"}).status == 401

@@ -1,8 +1,9 @@
 """Every integration (plain ASGI inside Starlette, FastAPI, Django, Flask)
 answers the same way inside its real framework: the claims for a valid
 token, 401 with the Bearer challenge for a missing, expired, forged,
-foreign or revoked one, 403 for a missing role; the Bearer header wins over
-the access cookie."""
+foreign or revoked one, 403 for a missing role, 503 with Retry-After when
+the resource server cannot judge tokens (stale revocations, unreachable
+keys); the Bearer header wins over the access cookie."""
 
 from __future__ import annotations
 
@@ -104,3 +105,63 @@ def test_the_bearer_header_wins_over_the_cookie(get: Get, minted: Minted) -> Non
 def test_a_public_route_needs_no_token(get: Get) -> None:
     answer = get("/public", {})
     assert answer.status == 200 and answer.body["public"] is True
+
+
+def assert_unavailable(answer: Answer) -> None:
+    """503 with Retry-After and no Bearer challenge: nothing tells the client
+    its token is bad, so it keeps it and retries."""
+    assert answer.status == 503, answer
+    assert int(answer.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in answer.headers
+    assert answer.body["error"] == "temporarily_unavailable"
+
+
+def stale(minted: Minted) -> None:
+    from jwtwarden.verifier.feed import RevocationFeed
+
+    # A feed that has heard nothing (never started): past any max_staleness.
+    minted.verifier.feed = RevocationFeed(
+        "http://127.0.0.1:9/revocations", client_id="x", client_secret="y", view=minted.view
+    )
+
+
+def test_stale_revocations_are_503_with_retry_after_never_401(get: Get, minted: Minted) -> None:
+    stale(minted)
+    assert_unavailable(get("/me", bearer(minted.alice)))
+    assert minted.verifier.feed is not None
+    minted.verifier.feed.fresh_at = float("inf")
+    assert get("/me", bearer(minted.alice)).status == 200
+
+
+@pytest.mark.parametrize("path", ["/drf/me", "/drf/admin"])
+def test_drf_answers_503_with_retry_after_too(minted: Minted, path: str) -> None:
+    from .apps import django_client
+
+    stale(minted)
+    answer = django_client(minted.verifier)(path, bearer(minted.root))
+    # DRF's own body shape ({"detail"}), as for its 401s; the status and
+    # Retry-After (from the exception's ``wait``) are what clients act on.
+    assert answer.status == 503 and int(answer.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in answer.headers and answer.body["detail"]
+
+
+def test_unreachable_keys_are_503_and_a_bad_token_stays_401(minted: Minted) -> None:
+    import httpx
+
+    from jwtwarden import Verifier
+
+    from .conftest import ISSUER
+
+    down = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(502)))
+    verifier = Verifier(
+        issuer=ISSUER,
+        audience="jwtwarden",
+        jwks_url=ISSUER + "/.well-known/jwks.json",
+        http_client=down,
+        clock=minted.clock,
+    )
+    for name in sorted(CLIENTS):
+        get = CLIENTS[name](verifier)
+        assert_unavailable(get("/me", bearer(minted.alice)))
+        assert_refused(get("/me", bearer("not.a.token")))
+    assert not verifier.is_fresh()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from jwtwarden import FrozenClock, Verifier
-from jwtwarden.errors import ConfigurationError, UnknownKeyError
+from jwtwarden.errors import ConfigurationError, KeysUnavailableError, UnknownKeyError
 from jwtwarden.verifier.jwks_client import MAX_JWKS_BYTES
 from tests.conftest import ServiceFactory
 
@@ -231,13 +231,16 @@ def test_a_failed_fetch_keeps_the_old_keys_and_logs_a_warning(
 def test_without_any_keys_a_failed_fetch_refuses_tokens(
     jwks: JwksServer, minted: Minted, failure: Callable[[], httpx.Response]
 ) -> None:
+    """Refused as unavailable (503), not as a bad token (401): the token may
+    well be good, the keys to tell are what is missing."""
     jwks.respond = failure
     verifier = jwks.verifier(minted)
-    with pytest.raises(UnknownKeyError):
+    with pytest.raises(KeysUnavailableError):
         verifier.verify(minted.alice)
-    with pytest.raises(UnknownKeyError):
+    with pytest.raises(KeysUnavailableError):
         verifier.verify(minted.alice)
     assert jwks.requests == 1
+    assert not verifier.is_fresh()
 
 
 def test_needs_io_tells_when_a_verification_would_fetch(jwks: JwksServer, minted: Minted) -> None:

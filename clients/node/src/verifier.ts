@@ -51,6 +51,8 @@ export interface AccessClaims {
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
+  /** The exact login instant (`jwtwarden_auth_time`), what cutoffs judge;
+   * `raw.auth_time` is its whole second. */
   readonly authTime: number;
   readonly roles: readonly string[];
   readonly clientId: string;
@@ -466,6 +468,23 @@ function dateClaim(payload: Record<string, unknown>, name: string): number {
   return value;
 }
 
+/** The private claim with the exact login instant (float seconds); the
+ * whole-second `auth_time` is its floor. */
+export const EXACT_AUTH_TIME = "jwtwarden_auth_time";
+
+/** The login instant a cutoff judges a token by, as Python's
+ * `tokens.access.exact_auth_time`: `jwtwarden_auth_time` when present (it
+ * must fall in the second `auth_time` names), else `auth_time` itself,
+ * which, rounded down, errs towards revoking. */
+function exactAuthTimeOf(payload: Record<string, unknown>, authTime: number): number {
+  if (!(EXACT_AUTH_TIME in payload)) return authTime;
+  const exact = payload[EXACT_AUTH_TIME];
+  if (!isNumericDate(exact) || Math.floor(exact) !== Math.floor(authTime)) {
+    throw new ClaimsError(`The access token lacks a valid '${EXACT_AUTH_TIME}' claim.`);
+  }
+  return exact;
+}
+
 /** The claim rules of the Python `_check_claims`, in the same order. */
 export function checkClaims(
   payload: Record<string, unknown>,
@@ -485,6 +504,7 @@ export function checkClaims(
   }
   if (now >= exp + leeway) throw new ExpiredTokenError();
   if (iat > now + leeway || authTime > iat) throw new ClaimsError("The access token was issued in the future.");
+  const exactAuthTime = exactAuthTimeOf(payload, authTime);
   const nbf = payload["nbf"];
   if (nbf !== undefined && nbf !== null && (!isNumericDate(nbf) || nbf > now + leeway)) {
     throw new ClaimsError("The access token is not valid yet.");
@@ -501,7 +521,7 @@ export function checkClaims(
     jti,
     iat,
     exp,
-    authTime,
+    authTime: exactAuthTime,
     roles: Object.freeze([...(roles as string[])]),
     clientId,
     raw: Object.freeze(payload),

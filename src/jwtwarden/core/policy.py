@@ -17,7 +17,7 @@ class Policy:
     #: ``aud`` of access tokens.
     audience: str = "jwtwarden"
     #: Algorithm of newly generated signing keys.
-    algorithm: Literal["EdDSA", "ES256", "RS256", "HS256"] = "EdDSA"
+    algorithm: Literal["EdDSA", "Ed25519", "ES256", "RS256", "HS256"] = "EdDSA"
     access_ttl: float = 300.0
     session_ttl: float = 2_592_000.0
     idle_ttl: float = 1_209_600.0

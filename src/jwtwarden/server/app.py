@@ -17,7 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,8 +33,9 @@ from .cookies import Cookies
 from .endpoints.context import Context
 from .errors import error_response
 from .follower import RevocationFollower
+from .headers import security_headers
 from .metrics import Metrics
-from .openapi import DOCS_HTML, openapi_document
+from .openapi import docs, docs_file, openapi_document
 from .requests import TrustedProxies
 from .routes import OPERATIONS
 
@@ -85,9 +86,6 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
-    async def docs(request: Request) -> Response:
-        return HTMLResponse(DOCS_HTML)
-
     # The hot paths first: Starlette tries routes in order.
     hot = [("/me", "get"), ("/token", "post")]
     ordered = hot + [key for key in OPERATIONS if key not in hot]
@@ -99,6 +97,7 @@ def create_app(
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        Route("/docs/{name}", docs_file, methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -133,6 +132,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_middleware(_Wrap, wrap=metrics.middleware)
+    app.add_middleware(_Wrap, wrap=security_headers)
     if settings.access_log:
         app.add_middleware(_Wrap, wrap=log_requests)
     return app

@@ -3,14 +3,26 @@ table that builds the routes, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .endpoints.models import Error
 
-__all__ = ["DOCS_HTML", "Operation", "openapi_document"]
+__all__ = [
+    "DOCS_ASSETS",
+    "DOCS_HTML",
+    "DOCS_INIT_JS",
+    "Operation",
+    "docs_asset",
+    "openapi_document",
+]
 
 
 @dataclass(frozen=True)
@@ -128,10 +140,57 @@ def openapi_document(operations: dict[tuple[str, str], Operation], version: str)
     }
 
 
+#: The Swagger UI page: its script and stylesheet come from this server
+#: (``/docs/…``, vendored by the ``swagger-ui-bundle-v2`` package, pinned in
+#: the ``docs`` extra), and it has no inline script, so the strict
+#: Content-Security-Policy of ``server/headers.py`` holds.
 DOCS_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>jwtwarden API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="/docs/swagger-ui.css">
 </head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
 </body></html>"""
+
+#: What ``/docs/init.js`` runs: Swagger UI on this server's document.
+DOCS_INIT_JS = 'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});\n'
+
+#: The vendored files ``/docs/…`` may serve, with their media types.
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+
+
+async def docs(request: Request) -> Response:
+    """``/docs``: Swagger UI, or 404 naming the extra when it is missing."""
+    if docs_asset("swagger-ui-bundle.js") is None:
+        missing = "Swagger UI is not installed: pip install 'jwtwarden[docs]'; see /openapi.json."
+        return JSONResponse({"error": "not_found", "error_description": missing}, 404)
+    return HTMLResponse(DOCS_HTML)
+
+
+async def docs_file(request: Request) -> Response:
+    """``/docs/{name}``: the page's own script and the vendored files."""
+    name = request.path_params["name"]
+    if name == "init.js":
+        return Response(DOCS_INIT_JS, media_type="text/javascript; charset=utf-8")
+    body = docs_asset(name)
+    if body is None:
+        return JSONResponse({"error": "not_found", "error_description": "Not found."}, 404)
+    cache = {"cache-control": "public, max-age=86400"}
+    return Response(body, media_type=DOCS_ASSETS[name], headers=cache)
+
+
+@functools.cache
+def docs_asset(name: str) -> bytes | None:
+    """A vendored Swagger UI file, or ``None`` when the ``docs`` extra
+    (``swagger-ui-bundle-v2``) is not installed or ``name`` is not one."""
+    if name not in DOCS_ASSETS:
+        return None
+    try:
+        bundle = importlib.import_module("swagger_ui_bundle")
+    except ImportError:
+        return None
+    root: Traversable = bundle.swagger_ui_path
+    return root.joinpath(name).read_bytes()

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .keys import PublicKey, SigningKey
 
 __all__ = [
+    "EXACT_AUTH_TIME",
     "MAX_TOKEN_LENGTH",
     "AccessClaims",
     "decode_access_token",
@@ -71,6 +72,9 @@ __all__ = [
     "VerificationKey",
 ]
 
+#: The private claim holding the exact login instant (float seconds, as the
+#: session keeps it); ``auth_time`` is its whole second.
+EXACT_AUTH_TIME = "jwtwarden_auth_time"
 #: Longest access token accepted; ours are ~600 bytes (RS256 ~750).
 MAX_TOKEN_LENGTH = 8192
 #: Header parameters that would let a token choose its own verification key.
@@ -78,8 +82,10 @@ _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 _TYPES = frozenset({"at+jwt", "application/at+jwt"})
 #: Three base64url segments, no padding (RFC 7515 §7.1, §2).
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
-#: PyJWT's signature algorithms, looked up by the *key's* algorithm only.
-_ALGORITHMS = jwt.algorithms.get_default_algorithms()
+#: PyJWT's signature algorithms, looked up by the *key's* algorithm only;
+#: ``Ed25519`` (RFC 9864) is PyJWT's ``EdDSA`` on an Ed25519 key.
+_ALGORITHMS = dict(jwt.algorithms.get_default_algorithms())
+_ALGORITHMS["Ed25519"] = _ALGORITHMS["EdDSA"]
 # Every way a hostile string can make decoding blow up; all mean "malformed".
 _PARSE_ERRORS = (
     jwt.DecodeError,
@@ -114,6 +120,8 @@ class AccessClaims:
     jti: str
     iat: float
     exp: float
+    #: The exact login instant (:func:`exact_auth_time`), what revocations
+    #: are judged by; ``raw["auth_time"]`` is its whole second.
     auth_time: float
     roles: tuple[str, ...]
     client_id: str
@@ -126,18 +134,30 @@ def new_access_claims(
 ) -> dict[str, Any]:
     """The claims of a new access token for ``session`` (RFC 9068 §2.2): it
     expires after ``access_ttl``, never after the session itself, and
-    carries the session's ``auth_time`` unchanged."""
+    carries the session's login instant unchanged.
+
+    Every NumericDate is a whole second (``exp``, ``iat`` and ``auth_time``
+    rounded down), as standard validators expect: a fractional ``iat`` is
+    "in the future" for up to a second to some of them. The exact login
+    instant travels in :data:`EXACT_AUTH_TIME`, which they ignore and
+    jwtwarden's revocation checks read, so a cutoff still divides two logins
+    of the same second (see :func:`exact_auth_time`). ``roles`` is left out
+    when there are none.
+    """
     return {
         "iss": policy.issuer,
         "sub": sub,
         "aud": policy.audience,
         "exp": math.floor(min(now + policy.access_ttl, session.expires_at)),
-        "iat": now,
-        "auth_time": session.auth_time,
+        "iat": math.floor(now),
+        "auth_time": math.floor(session.auth_time),
+        EXACT_AUTH_TIME: session.auth_time,
         "jti": secrets.token_urlsafe(16),
         "sid": session.sid,
         "client_id": session.client_id,
-        "roles": list(roles),
+        # Only when there are roles: Authlib's RFC 9068 validator refuses an
+        # empty list as a blank claim, and no claim means no role anyway.
+        **({"roles": list(roles)} if roles else {}),
     }
 
 
@@ -266,6 +286,7 @@ def _check_claims(
         raise ExpiredTokenError()
     if iat > now + leeway or auth_time > iat:
         raise ClaimsError("The access token was issued in the future.")
+    auth_time = exact_auth_time(payload, auth_time)
     nbf = payload.get("nbf")
     if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):
         raise ClaimsError("The access token is not valid yet.")
@@ -276,6 +297,26 @@ def _check_claims(
     if not isinstance(client_id, str):
         raise ClaimsError("The access token client_id is malformed.")
     return AccessClaims(sub, sid, jti, iat, exp, auth_time, tuple(roles), client_id, payload)
+
+
+def exact_auth_time(payload: dict[str, Any], auth_time: float) -> float:
+    """The login instant a cutoff judges a token by.
+
+    A cutoff at instant T kills the sessions that began strictly before T,
+    even in the same second, so the whole-second ``auth_time`` alone cannot
+    decide. jwtwarden's tokens carry the session's exact login instant in
+    :data:`EXACT_AUTH_TIME`; it must fall within the second ``auth_time``
+    names. A token without it (one issued before whole-second NumericDates,
+    whose ``auth_time`` was itself exact, or one from another issuer) is
+    judged by ``auth_time`` as it is: rounded down, that errs towards
+    revoking, never towards sparing a session a cutoff covers.
+    """
+    if EXACT_AUTH_TIME not in payload:
+        return auth_time
+    exact = payload[EXACT_AUTH_TIME]
+    if not _is_number(exact) or math.floor(exact) != math.floor(auth_time):
+        raise ClaimsError(f"The access token lacks a valid {EXACT_AUTH_TIME!r} claim.")
+    return float(exact)
 
 
 def _string(payload: dict[str, Any], name: str) -> str:

@@ -30,7 +30,9 @@ __all__ = [
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 #: Algorithms a published key may carry; anything else in a JWKS is skipped.
-_PUBLIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+_PUBLIC_ALGORITHMS = frozenset({"EdDSA", "Ed25519", "ES256", "RS256"})
+#: PyJWT knows the Ed25519 algorithm by its legacy name only.
+_PYJWT_NAMES = {"Ed25519": "EdDSA"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,7 @@ def parse_jwks(document: dict[str, Any]) -> list[VerifyingKey]:
         if not isinstance(kid, str) or alg not in _PUBLIC_ALGORITHMS:
             continue
         try:
-            parsed = jwt.PyJWK(jwk, algorithm=alg)
+            parsed = jwt.PyJWK(jwk, algorithm=_PYJWT_NAMES.get(alg, alg))
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             continue
         keys.append(VerifyingKey(kid, alg, parsed.key))

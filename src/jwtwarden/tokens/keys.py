@@ -25,8 +25,10 @@ from .jwks import PublicKey, public_jwk, thumbprint
 
 __all__ = ["ALGORITHMS", "KeyRing", "PublicKey", "SigningKey", "generate_key"]
 
-Algorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
-ALGORITHMS: tuple[Algorithm, ...] = ("EdDSA", "ES256", "RS256", "HS256")
+#: ``Ed25519`` (RFC 9864) and ``EdDSA`` (its legacy name, RFC 8037) make the
+#: same kind of key; the name given is the one its tokens and the JWKS carry.
+Algorithm = Literal["EdDSA", "Ed25519", "ES256", "RS256", "HS256"]
+ALGORITHMS: tuple[Algorithm, ...] = ("EdDSA", "Ed25519", "ES256", "RS256", "HS256")
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -95,7 +97,7 @@ def generate_key(alg: Algorithm, now: float) -> SigningKey:
     if alg == "HS256":
         secret = secrets.token_bytes(32)
         return SigningKey("hs-" + secrets.token_urlsafe(12), alg, secret, secret, now)
-    if alg == "EdDSA":
+    if alg in ("EdDSA", "Ed25519"):
         private = ed25519.Ed25519PrivateKey.generate()
     elif alg == "ES256":
         private = ec.generate_private_key(ec.SECP256R1())

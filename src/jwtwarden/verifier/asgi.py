@@ -50,7 +50,9 @@ class VerifierMiddleware:
 
     ``on_error(scope, error)`` returns the ASGI app that answers a failure;
     the default, :func:`refuse`, answers 401 ``invalid_token`` (403
-    ``insufficient_scope``) with the RFC 6750 challenge. ``exempt_paths``
+    ``insufficient_scope``) with the RFC 6750 challenge, and 503
+    ``temporarily_unavailable`` with ``Retry-After`` when tokens cannot be
+    judged now (revocations out of date, keys unreachable). ``exempt_paths``
     are exact paths, or prefixes when they end with ``/``.
     ``insecure_cookies`` also accepts the plain-HTTP development cookie.
     """
@@ -132,7 +134,9 @@ def refuse(scope: Scope, error: JwtWardenError) -> ASGIApp:
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
         prefix = "" if scope["type"] == "http" else "websocket."
         if prefix and "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": 1008})
+            # 1013 "try again later" when the fault is ours, else 1008 policy.
+            code = 1013 if refusal.status == 503 else 1008
+            await send({"type": "websocket.close", "code": code})
             return
         start = {"type": f"{prefix}http.response.start", "status": refusal.status}
         await send({**start, "headers": headers})

@@ -5,7 +5,9 @@ and Flask integrations and the jwtwarden server all read credentials and
 answer failures the same way: a ``Bearer`` header (RFC 6750 §2.1) wins,
 otherwise the browser-mode access cookie; a missing or bad token is 401 with
 ``WWW-Authenticate: Bearer error="invalid_token"`` and a missing role is 403
-``insufficient_scope`` (RFC 6750 §3).
+``insufficient_scope`` (RFC 6750 §3). What is wrong on the resource
+server's side (stale revocations, unreachable keys, a missing extra) is 503
+``temporarily_unavailable`` with ``Retry-After``, never 401.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import json
 import re
 from collections.abc import Iterable
 
-from ..errors import InsufficientScopeError, JwtWardenError
+from ..errors import (
+    ConfigurationError,
+    InsufficientScopeError,
+    JwtWardenError,
+    VerificationUnavailableError,
+)
 from ..tokens.access import MAX_TOKEN_LENGTH
 
 __all__ = [
@@ -71,7 +78,25 @@ class Refusal:
 def refusal_for(error: JwtWardenError, realm: str = "jwtwarden") -> Refusal:
     """401 ``invalid_token`` for a missing or bad token (the jwtwarden
     contract names the error even when no token was sent), 403
-    ``insufficient_scope`` for a missing role (RFC 6750 §3.1)."""
+    ``insufficient_scope`` for a missing role (RFC 6750 §3.1), and 503
+    ``temporarily_unavailable`` with ``Retry-After`` when the fault is the
+    resource server's (revocations out of date, keys unreachable, a missing
+    extra): a client keeps its token and retries, instead of logging out."""
+    if isinstance(error, VerificationUnavailableError | ConfigurationError):
+        retry = error.retry_after if isinstance(error, VerificationUnavailableError) else 30
+        unavailable = error if isinstance(error, VerificationUnavailableError) else None
+        text = (
+            unavailable.description
+            if unavailable
+            else VerificationUnavailableError.default_description
+        )
+        body = json.dumps({"error": "temporarily_unavailable", "error_description": text}).encode()
+        headers = {
+            "retry-after": str(retry),
+            "content-type": "application/json",
+            "cache-control": "no-store",
+        }
+        return Refusal(503, headers, body)
     if isinstance(error, InsufficientScopeError):
         status, code = 403, "insufficient_scope"
     else:

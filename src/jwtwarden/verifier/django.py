@@ -13,9 +13,12 @@ middleware only annotates and the views decide:
   verified claims, or ``None`` when no valid token came (a public page must
   not fail because a stale cookie rode along);
 - :func:`require_token` refuses a view with 401 ``invalid_token`` (naming the
-  precise cause) or 403 ``insufficient_scope``;
+  precise cause) or 403 ``insufficient_scope``, and answers 503
+  ``temporarily_unavailable`` with ``Retry-After`` when tokens cannot be
+  judged now (revocations out of date, keys unreachable), never 401;
 - :class:`JwtWardenAuthentication` is the DRF authentication class, with
-  :class:`HasRoles` for roles named by the view's ``required_roles``.
+  :class:`HasRoles` for roles named by the view's ``required_roles``; the
+  same 401, 403 and 503 (``Retry-After``) as the decorator.
 
 Django is imported here only, and DRF only when its classes are first used
 (so a Django project without DRF can use the rest); ``jwtwarden.verifier``
@@ -37,6 +40,7 @@ from ..errors import (
     InsufficientScopeError,
     InvalidTokenError,
     JwtWardenError,
+    VerificationUnavailableError,
 )
 from ..tokens.access import AccessClaims
 from .credentials import refusal_for
@@ -100,7 +104,7 @@ def annotate(request: HttpRequest) -> AccessClaims | None:
     claims: AccessClaims | None = None
     try:
         claims = authenticate(request)
-    except InvalidTokenError as error:
+    except (InvalidTokenError, VerificationUnavailableError) as error:
         setattr(request, _ERROR_ATTRIBUTE, error)
     request.jwtwarden_claims = claims  # type: ignore[attr-defined]
     return claims
@@ -166,6 +170,17 @@ def _drf_classes() -> dict[str, type]:
             "The DRF classes need djangorestframework: pip install 'jwtwarden[drf]'."
         ) from exc
 
+    class Unavailable(exceptions.APIException):
+        """503 ``temporarily_unavailable``; DRF's handler sends ``wait`` as
+        ``Retry-After``."""
+
+        status_code = 503
+        default_code = "temporarily_unavailable"
+
+        def __init__(self, error: VerificationUnavailableError) -> None:
+            super().__init__(error.description, "temporarily_unavailable")
+            self.wait = error.retry_after
+
     class JwtWardenAuthentication(authentication.BaseAuthentication):
         """DRF authentication: ``(user, claims)`` for a valid token, ``None``
         when no token came (so another class or the permissions decide), and
@@ -176,6 +191,8 @@ def _drf_classes() -> dict[str, type]:
             django_request = request._request
             try:
                 claims = authenticate(django_request)
+            except VerificationUnavailableError as error:
+                raise Unavailable(error) from None
             except InvalidTokenError as error:
                 if not _sent_a_token(django_request):
                     return None

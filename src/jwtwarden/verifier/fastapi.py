@@ -21,6 +21,7 @@ FastAPI is imported here only; ``jwtwarden.verifier`` never imports it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from fastapi import FastAPI, HTTPException, Request
@@ -39,7 +40,8 @@ __all__ = ["RequireToken", "TokenRefused", "install_refusal_handler", "refusal_h
 
 
 class TokenRefused(HTTPException):
-    """A missing, bad or revoked token (401) or a missing role (403)."""
+    """A missing, bad or revoked token (401), a missing role (403), or
+    tokens that cannot be judged now (503 with ``Retry-After``)."""
 
     def __init__(self, error: JwtWardenError) -> None:
         #: The status, challenge and JSON body to answer with.
@@ -47,10 +49,12 @@ class TokenRefused(HTTPException):
         #: The jwtwarden error behind the refusal.
         self.error = error
         headers = {
-            "WWW-Authenticate": self.refusal.headers["www-authenticate"],
-            "Cache-Control": "no-store",
+            name: value
+            for name, value in self.refusal.headers.items()
+            if name in ("www-authenticate", "retry-after", "cache-control")
         }
-        super().__init__(self.refusal.status, detail=error.description, headers=headers)
+        detail = json.loads(self.refusal.body)["error_description"]
+        super().__init__(self.refusal.status, detail=detail, headers=headers)
 
 
 class RequireToken(SecurityBase):
@@ -59,9 +63,10 @@ class RequireToken(SecurityBase):
     must carry every role in ``roles``.
 
     Raises :class:`TokenRefused`: 401 ``invalid_token``, 403
-    ``insufficient_scope``. ``scheme_name`` and ``description`` name the
-    scheme in OpenAPI; ``insecure_cookies`` also accepts the plain-HTTP
-    development cookie.
+    ``insufficient_scope``, 503 ``temporarily_unavailable`` with
+    ``Retry-After`` (revocations out of date, keys unreachable).
+    ``scheme_name`` and ``description`` name the scheme in OpenAPI;
+    ``insecure_cookies`` also accepts the plain-HTTP development cookie.
     """
 
     def __init__(

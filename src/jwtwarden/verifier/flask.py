@@ -13,8 +13,10 @@
 :func:`require_token` reads the ``Bearer`` header first, then the access
 cookie, puts the claims on ``flask.g.jwtwarden_claims`` and otherwise
 answers 401 ``invalid_token`` or 403 ``insufficient_scope`` with the RFC
-6750 challenge. ``app.config["JWTWARDEN_INSECURE_COOKIES"] = True`` also
-accepts the plain-HTTP development cookie.
+6750 challenge, or 503 ``temporarily_unavailable`` with ``Retry-After`` when
+tokens cannot be judged now (revocations out of date, keys unreachable).
+``app.config["JWTWARDEN_INSECURE_COOKIES"] = True`` also accepts the
+plain-HTTP development cookie.
 
 Flask is imported here only; ``jwtwarden.verifier`` never imports it.
 """

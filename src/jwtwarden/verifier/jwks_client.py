@@ -185,6 +185,8 @@ class JwksClient:
         self._owns_client = http_client is None
         #: When the keys were last fetched successfully (``None``: never).
         self.fetched_at: float | None = None
+        #: Why the last attempt failed; ``None`` after a success.
+        self.last_error: str | None = None
         self._attempted_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -198,6 +200,11 @@ class JwksClient:
         elif self._is_due(kid, now):
             self._fetch_if_allowed(now, wait=False)
         return self.keys.get(kid)
+
+    def is_failing(self) -> bool:
+        """Whether the keys could not be fetched at the last attempt (or
+        never were): an unknown ``kid`` may then be a key not yet seen."""
+        return self.fetched_at is None or self.last_error is not None
 
     def is_fetch_due(self, kid: str) -> bool:
         """Whether :meth:`find` would fetch for ``kid`` now, so async callers
@@ -238,6 +245,7 @@ class JwksClient:
         try:
             found = fetch_jwks(self._http_client(), self.url, max_bytes=self.max_bytes)
         except JwksFetchError as exc:
+            self.last_error = str(exc)
             logger.warning(
                 "JWKS fetch from %s failed (%s); keeping %d key(s)",
                 _loggable(self.url),
@@ -249,6 +257,7 @@ class JwksClient:
             logger.warning("JWKS at %s holds no usable key", _loggable(self.url))
         self.keys.replace(found)
         self.fetched_at = now
+        self.last_error = None
         return True
 
     def _http_client(self) -> httpx.Client:

@@ -22,8 +22,13 @@ and judge roles alike.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
+import logging
+import math
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,7 +40,10 @@ from ..errors import (
     ExpiredTokenError,
     InsufficientScopeError,
     InvalidTokenError,
+    KeysUnavailableError,
     StaleRevocationsError,
+    UnknownKeyError,
+    VerificationUnavailableError,
 )
 from ..tokens.access import AccessClaims, decode_access_token, read_header, revoked_error
 from .credentials import (
@@ -51,6 +59,11 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["Verifier", "require_roles", "token_from_headers"]
+
+logger = logging.getLogger("jwtwarden.verifier")
+
+#: Seconds :meth:`Verifier.from_server` waits for the first snapshot.
+STARTUP_TIMEOUT = 10.0
 
 
 class Verifier:
@@ -73,7 +86,14 @@ class Verifier:
     at once on a background thread. When the feed has been silent for more
     than ``max_staleness`` seconds, tokens are rejected with
     ``StaleRevocationsError`` (``on_stale="reject"``, the default: fail
-    closed) or judged by the view as it is (``"allow"``).
+    closed) or judged by the view as it is (``"allow"``). That error, and
+    ``KeysUnavailableError`` (a ``kid`` not held while the JWKS cannot be
+    fetched), are :class:`~jwtwarden.errors.VerificationUnavailableError`:
+    every integration answers them 503 with ``Retry-After``, never 401.
+
+    Most resource servers want :meth:`from_env` or :meth:`from_server`,
+    which follow the feed unless told otherwise and check the deployment
+    at start-up.
 
     Raises :class:`~jwtwarden.errors.ConfigurationError` for both or neither
     of ``jwks_url`` and ``keys``, or a negative ``cache_size``.
@@ -100,6 +120,11 @@ class Verifier:
     ) -> None:
         if (jwks_url is None) == (keys is None):
             raise ConfigurationError("Give the verifier exactly one of jwks_url and keys.")
+        if jwks_url is not None and http_client is None:
+            _require_module("httpx", "Fetching a JWKS")
+        if isinstance(feed, str):
+            _require_module("httpx", "Following the revocation feed")
+            _require_module("httpx_sse", "Following the revocation feed")
         if cache_size < 0:
             raise ConfigurationError("cache_size must not be negative.")
         if on_stale not in ("reject", "allow"):
@@ -133,26 +158,158 @@ class Verifier:
             self.set_keys(keys)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
-        """A verifier for the jwtwarden server named by the environment:
-        ``JWTWARDEN_ISSUER`` (default ``http://127.0.0.1:8000``),
-        ``JWTWARDEN_AUDIENCE`` (default ``jwtwarden``), keys from its JWKS,
-        and, when ``JWTWARDEN_CLIENT_ID``/``JWTWARDEN_CLIENT_SECRET`` (from
-        ``jwtwarden clients add``) are set, revocations from its feed. Without
-        them only signatures and expiry are checked. Keyword arguments win."""
-        env = os.environ if environ is None else environ
-        issuer = env.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000").rstrip("/")
+    def from_server(
+        cls,
+        issuer: str,
+        *,
+        audience: str = "jwtwarden",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        revocations: Literal["on", "off"] = "on",
+        startup_timeout: float = STARTUP_TIMEOUT,
+        **overrides: Any,
+    ) -> Verifier:
+        """A started verifier for the jwtwarden server at ``issuer``: keys
+        from its JWKS and, unless ``revocations="off"``, revocations from its
+        feed, authenticated with ``client_id``/``client_secret`` (printed by
+        ``jwtwarden clients add NAME`` on the auth server).
+
+        Start-up checks what a deployment can get wrong, once, with one clear
+        message, instead of failing requests later:
+
+        - a missing extra (httpx, httpx-sse) or missing credentials raise
+          :class:`~jwtwarden.errors.ConfigurationError`;
+        - the server's metadata must name this ``issuer`` and accept this
+          ``audience``, else ``ConfigurationError``;
+        - credentials the feed refuses raise ``ConfigurationError`` naming
+          the HTTP status and the server's error description;
+        - the first snapshot and the keys are waited for, at most
+          ``startup_timeout`` seconds; an issuer that does not answer in time
+          is logged as an ERROR and the verifier starts anyway, answering
+          503 (never 401) until it does, so :meth:`is_fresh` is the
+          readiness check.
+
+        ``revocations="off"`` checks signatures and expiry only and logs a
+        WARNING: logouts, revoked sessions and bans are then not seen until
+        the tokens expire. Keyword arguments go to the constructor.
+        """
+        issuer = issuer.rstrip("/")
+        if revocations not in ("on", "off"):
+            raise ConfigurationError('revocations is "on" or "off" (JWTWARDEN_REVOCATIONS).')
+        _require_module("httpx", "Fetching a JWKS")
         options: dict[str, Any] = {
             "issuer": issuer,
-            "audience": env.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
+            "audience": audience,
             "jwks_url": f"{issuer}/.well-known/jwks.json",
         }
-        client_id = env.get("JWTWARDEN_CLIENT_ID")
-        if client_id:
+        if revocations == "on":
+            if not client_id or not client_secret:
+                raise ConfigurationError(
+                    "Revocations are on, and following them needs a resource-server client: "
+                    "set JWTWARDEN_CLIENT_ID and JWTWARDEN_CLIENT_SECRET to what "
+                    "`jwtwarden clients add NAME` prints on the auth server (or turn "
+                    "revocations off explicitly with JWTWARDEN_REVOCATIONS=off, and logouts "
+                    "will not be seen)."
+                )
             options["feed"] = f"{issuer}/revocations"
-            options["feed_credentials"] = (client_id, env.get("JWTWARDEN_CLIENT_SECRET", ""))
+            options["feed_credentials"] = (client_id, client_secret)
+        else:
+            logger.warning(
+                "jwtwarden revocations are OFF (JWTWARDEN_REVOCATIONS=off): tokens of logged-out "
+                "sessions, revoked users and banned users are accepted until they expire"
+            )
         options.update(overrides)
-        return cls(**options)
+        verifier = cls(**options)
+        try:
+            verifier.start(startup_timeout)
+        except BaseException:
+            verifier.close()
+            raise
+        return verifier
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Verifier:
+        """:meth:`from_server` for the jwtwarden server named by the
+        environment: ``JWTWARDEN_ISSUER`` (default ``http://127.0.0.1:8000``),
+        ``JWTWARDEN_AUDIENCE`` (default ``jwtwarden``),
+        ``JWTWARDEN_CLIENT_ID``/``JWTWARDEN_CLIENT_SECRET`` (from ``jwtwarden
+        clients add``; required unless ``JWTWARDEN_REVOCATIONS=off``),
+        ``JWTWARDEN_MAX_STALENESS`` (seconds of feed silence before tokens
+        are answered 503; default 10). Keyword arguments win."""
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {
+            "audience": env.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
+            "client_id": env.get("JWTWARDEN_CLIENT_ID") or None,
+            "client_secret": env.get("JWTWARDEN_CLIENT_SECRET") or None,
+            "revocations": env.get("JWTWARDEN_REVOCATIONS", "on").strip().lower() or "on",
+        }
+        if env.get("JWTWARDEN_MAX_STALENESS"):
+            try:
+                options["max_staleness"] = float(env["JWTWARDEN_MAX_STALENESS"])
+            except ValueError:
+                raise ConfigurationError(
+                    "JWTWARDEN_MAX_STALENESS is a number of seconds."
+                ) from None
+        options.update(overrides)
+        issuer = options.pop("issuer", None) or env.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
+        return cls.from_server(issuer, **options)
+
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Check the deployment and wait, at most ``timeout`` seconds, for
+        the keys and the first snapshot (see :meth:`from_server`)."""
+        deadline = time.monotonic() + timeout
+        if self.jwks is not None:
+            self._check_metadata()
+            if not self.refresh_keys() and not len(self._keys):
+                logger.error(
+                    "jwtwarden issuer %s: its keys cannot be fetched from %s (%s); requests "
+                    "are answered 503 until they can",
+                    self.issuer,
+                    self.jwks.url,
+                    self.jwks.last_error or "no usable key",
+                )
+        if self.feed is not None:
+            failure = self.feed.wait_settled(max(0.0, deadline - time.monotonic()))
+            if failure is not None and failure.is_refusal:
+                raise ConfigurationError(
+                    f"The revocation feed {self.feed.url} refused this resource server "
+                    f"({failure}): check JWTWARDEN_CLIENT_ID and JWTWARDEN_CLIENT_SECRET, "
+                    "made by `jwtwarden clients add NAME` on the auth server."
+                )
+            if not self.feed.wait_ready(0):
+                logger.error(
+                    "jwtwarden revocation feed %s sent no snapshot within %.0f s (%s); requests "
+                    "are answered 503 until it does",
+                    self.feed.url,
+                    timeout,
+                    failure or "no answer",
+                )
+
+    def _check_metadata(self) -> None:
+        """The server's RFC 8414 metadata must agree with this verifier; an
+        unreachable server is for :meth:`start` to report, not an error."""
+        assert self.jwks is not None
+        url = f"{self.issuer}/.well-known/oauth-authorization-server"
+        try:
+            response = self.jwks._http_client().get(url, headers={"accept": "application/json"})
+            metadata = json.loads(response.content) if response.status_code == 200 else None
+        except Exception as exc:  # noqa: BLE001 - any failure here is "unreachable"
+            logger.debug("metadata %s: %s", url, exc)
+            return
+        if not isinstance(metadata, dict):
+            return
+        if metadata.get("issuer", "").rstrip("/") != self.issuer:
+            raise ConfigurationError(
+                f"The server at {self.issuer} names itself {metadata.get('issuer')!r}: set "
+                "JWTWARDEN_ISSUER to that, exactly as its tokens carry it in iss."
+            )
+        audience = metadata.get("jwtwarden_access_token_audience")
+        if isinstance(audience, str) and audience != self.audience:
+            raise ConfigurationError(
+                f"The server at {self.issuer} issues access tokens for the audience "
+                f"{audience!r}, not {self.audience!r}: set JWTWARDEN_AUDIENCE to match, or "
+                "every token would be refused."
+            )
 
     def set_keys(self, keys: Mapping[str, Any] | Iterable[Any]) -> None:
         """Replace the key set (a JWKS document or key objects with ``kid``).
@@ -173,8 +330,11 @@ class Verifier:
             self.jwks.close()
 
     def is_fresh(self) -> bool:
-        """Whether revocations are current (always, without a feed): what a
-        resource server's readiness check reports."""
+        """Whether tokens can be judged now: revocations are current (always,
+        without a feed) and, with a JWKS URL, keys are held. What a resource
+        server's readiness check reports."""
+        if self.jwks is not None and not len(self._keys):
+            return False
         return self.feed is None or self.feed.staleness() <= self.max_staleness
 
     def verify(self, token: str) -> AccessClaims:
@@ -198,7 +358,7 @@ class Verifier:
             and self.on_stale == "reject"
             and self.feed.staleness(now) > self.max_staleness
         ):
-            raise StaleRevocationsError()
+            raise StaleRevocationsError(retry_after=max(1, math.ceil(self.max_staleness / 2)))
         cause = self.view.cause(
             sub=claims.sub, sid=claims.sid, jti=claims.jti, auth_time=claims.auth_time, now=now
         )
@@ -221,13 +381,34 @@ class Verifier:
 
     def _decode(self, token: str, now: float) -> AccessClaims:
         find_key = self.jwks.find if self.jwks is not None else self._keys.get
-        return decode_access_token(
-            token,
-            find_key,
-            issuer=self.issuer,
-            audience=self.audience,
-            now=now,
-            leeway=self.leeway,
+        try:
+            return decode_access_token(
+                token,
+                find_key,
+                issuer=self.issuer,
+                audience=self.audience,
+                now=now,
+                leeway=self.leeway,
+            )
+        except UnknownKeyError:
+            # A kid we do not hold while the JWKS cannot be fetched: maybe a
+            # new key we cannot see yet. Not the client's fault to know.
+            if self.jwks is not None and self.jwks.is_failing():
+                retry = max(1, math.ceil(self.jwks.refetch_interval))
+                raise KeysUnavailableError(retry_after=retry) from None
+            raise
+        except ConfigurationError as exc:
+            # A deployment error met at request time (start-up normally finds
+            # it): the operator's to fix, so logged, and 503 for the client.
+            logger.error("jwtwarden verifier misconfigured: %s", exc.description)
+            raise VerificationUnavailableError(retry_after=30) from exc
+
+
+def _require_module(name: str, purpose: str) -> None:
+    """Raise at construction, not per request, when an extra is missing."""
+    if importlib.util.find_spec(name) is None:
+        raise ConfigurationError(
+            f"{purpose} needs {name.replace('_', '-')}: pip install 'jwtwarden[verifier]'."
         )
 
 

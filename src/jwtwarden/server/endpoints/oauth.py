@@ -93,8 +93,17 @@ def basic_credentials(request: Request) -> tuple[str, str]:
 
 
 async def metadata(request: Request) -> Response:
-    """RFC 8414 authorization server metadata."""
-    issuer = context(request).service.policy.issuer.rstrip("/")
+    """RFC 8414 authorization server metadata, plus where access tokens are
+    checked: the algorithms they are signed with, under the names the JWKS
+    gives them (``Ed25519`` or its legacy name ``EdDSA``, as configured; a
+    shared HS256 secret is never advertised), and the revocation feed."""
+    service = context(request).service
+    issuer = service.policy.issuer.rstrip("/")
+    signing = [] if service.policy.algorithm == "HS256" else [service.policy.algorithm]
+    algorithms: list[str] = []
+    for alg in [*signing, *(key["alg"] for key in service.jwks()["keys"])]:
+        if alg not in algorithms:
+            algorithms.append(alg)
     return JSONResponse(
         {
             "issuer": context(request).service.policy.issuer,
@@ -108,6 +117,13 @@ async def metadata(request: Request) -> Response:
             "revocation_endpoint_auth_methods_supported": ["none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
             "service_documentation": f"{issuer}/docs",
+            # RFC 9068 names no metadata of its own; this is the name servers
+            # that publish it use (the draft of RFC 9068 had it too).
+            "access_token_signing_alg_values_supported": algorithms,
+            "jwtwarden_revocations_endpoint": f"{issuer}/revocations",
+            # The aud of every access token, so a resource server configured
+            # for another one finds out at start-up, not at the first request.
+            "jwtwarden_access_token_audience": service.policy.audience,
         }
     )
 

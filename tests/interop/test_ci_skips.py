@@ -1,0 +1,32 @@
+"""Under CI=true a skipped Node interop test fails; elsewhere it skips."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SKIPPING_NODE_TEST = """
+import pytest
+
+@pytest.mark.node
+def test_with_node():
+    pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
+
+def test_other():
+    pytest.skip("not a node test")
+"""
+
+
+@pytest.mark.parametrize("ci,failed,skipped", [("true", 1, 1), ("", 0, 2)])
+def test_a_node_skip_fails_only_under_ci(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, failed: int, skipped: int
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    pytester.makeconftest(
+        "from tests.interop.conftest import pytest_configure, pytest_runtest_makereport"
+    )
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(SKIPPING_NODE_TEST)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=failed, skipped=skipped)
