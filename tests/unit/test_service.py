@@ -347,6 +347,7 @@ async def test_introspection(service: TokenService, clock: FrozenClock) -> None:
     assert await service.introspect(pair.refresh_token, "refresh_token") == {"active": False}
     rt = await service.introspect(pair.refresh_token, "refresh_token", refresh_tokens=True)
     assert rt["active"] and rt["token_type"] == "refresh_token" and rt["sid"] == pair.sid
+    assert all(type(rt[k]) is int for k in ("exp", "iat", "auth_time"))  # NumericDates
     # Introspecting is not using: the refresh token still rotates afterwards.
     clock.advance(1)
     child = await service.refresh(pair.refresh_token)

@@ -96,8 +96,9 @@ class Clients(ServiceBase):
             "sid": session.sid,
             "client_id": session.client_id,
             "exp": math.floor(session.expires_at),
-            "iat": session.rotated_at or session.auth_time,
-            "auth_time": session.auth_time,
+            # Whole-second NumericDates, as in the access tokens (RFC 7662 §2.2).
+            "iat": math.floor(session.rotated_at or session.auth_time),
+            "auth_time": math.floor(session.auth_time),
             "iss": self.policy.issuer,
         }
 
