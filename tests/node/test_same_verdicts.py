@@ -49,6 +49,9 @@ def claims(**over: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def corpus() -> tuple[dict[str, Any], list[str]]:
     ed, ec, rs = (generate_key(alg, NOW) for alg in ("EdDSA", "ES256", "RS256"))  # type: ignore[arg-type]
     stranger = generate_key("EdDSA", NOW)  # type: ignore[arg-type]
@@ -77,6 +80,7 @@ def corpus() -> tuple[dict[str, Any], list[str]]:
         forged(jwk={"kty": "oct"}),
         forged(x5u="https://evil"),
         forged(crit=["exp"]),
+        forged(cty="JWT"),
         forged(typ="JWT"),
         forged(typ="application/at+jwt"),
         forged(kid="no-such-key"),
@@ -86,6 +90,8 @@ def corpus() -> tuple[dict[str, Any], list[str]]:
         forged(alg="HS256"),
         # signatures
         f"{head}.{body}.{'A' * 86}",
+        # the same signature bytes spelled with a spare bit set (catalogue C4)
+        f"{head}.{body}.{sig[:-1]}{_B64URL[_B64URL.index(sig[-1]) ^ 1]}",
         f"{head}.{b64(claims(sub='root'))}.{sig}",
         # signed by a stranger's key, naming ours
         f"{head}.{encode_access_token(claims(), stranger).split('.', 1)[1]}",

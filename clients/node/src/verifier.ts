@@ -43,6 +43,14 @@ const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Header parameters that would let a token choose its own key (RFC 8725 §3). */
 const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"];
 const TYPES = new Set(["at+jwt", "application/at+jwt"]);
+/** Base64url characters a signature's last character may be when its unused
+ * low bits are zero, by the segment's length mod 4 (RFC 4648 §3.5): any other
+ * spelling decodes to the same bytes. The Python verifier refuses the same. */
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const CANONICAL_LAST: Record<number, string> = {
+  2: [...B64URL].filter((_, i) => i % 16 === 0).join(""),
+  3: [...B64URL].filter((_, i) => i % 4 === 0).join(""),
+};
 
 /** The verified claims of an access token. */
 export interface AccessClaims {
@@ -290,6 +298,11 @@ export class Verifier {
     if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH || !COMPACT.test(token)) {
       throw new MalformedTokenError();
     }
+    const signatureLength = token.length - token.lastIndexOf(".") - 1;
+    const canonical = CANONICAL_LAST[signatureLength % 4];
+    if (canonical !== undefined && !canonical.includes(token.slice(-1))) {
+      throw new MalformedTokenError();
+    }
     const dot = token.indexOf(".");
     const header = this.header(token.slice(0, dot));
     // The key in memory is the common case: no extra await for it.
@@ -333,6 +346,10 @@ export class Verifier {
     }
     if (FORBIDDEN_HEADERS.some((name) => Object.hasOwn(header, name))) {
       throw new MalformedTokenError("The access token names its own key; refused.");
+    }
+    if (Object.hasOwn(header, "cty")) {
+      // A nested JWT or another content type (RFC 8725 §3.11).
+      throw new MalformedTokenError("The access token declares a content type; refused.");
     }
     if (typeof typ !== "string" || !TYPES.has(typ.toLowerCase())) {
       throw new ClaimsError("The token is not an access token (typ).");

@@ -202,6 +202,21 @@ def _split(token: object) -> tuple[str, str, str]:
     return header, payload, signature
 
 
+#: The base64url characters a last character may be when its unused low bits
+#: are zero, by the segment's length mod 4 (RFC 4648 §3.5): two or four bits
+#: left over. Any other spelling decodes to the same bytes, so without this a
+#: signature would have several spellings (catalogue C4).
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST = {2: frozenset(_B64URL[::16]), 3: frozenset(_B64URL[::4])}
+
+
+def _signature_bytes(segment: str) -> bytes:
+    canonical = _CANONICAL_LAST.get(len(segment) % 4)
+    if canonical is not None and segment[-1] not in canonical:
+        raise MalformedTokenError()
+    return _b64decode(segment)
+
+
 def _b64decode(segment: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -241,7 +256,8 @@ def decode_access_token(
     key = _key_for(_json_object(header_b64), find_key)
     signing_input = f"{header_b64}.{payload_b64}".encode()
     try:
-        genuine = _ALGORITHMS[key.alg].verify(signing_input, key.public, _b64decode(signature_b64))
+        signature = _signature_bytes(signature_b64)
+        genuine = _ALGORITHMS[key.alg].verify(signing_input, key.public, signature)
     except (jwt.PyJWTError, *_PARSE_ERRORS) as exc:
         raise BadSignatureError() from exc
     if not genuine:
@@ -260,6 +276,8 @@ def _key_for(
         raise MalformedTokenError("The access token is unsigned.")
     if _FORBIDDEN_HEADERS.intersection(header):
         raise MalformedTokenError("The access token names its own key; refused.")
+    if "cty" in header:  # a nested JWT or another content type (RFC 8725 §3.11)
+        raise MalformedTokenError("The access token declares a content type; refused.")
     if not isinstance(typ, str) or typ.lower() not in _TYPES:
         raise ClaimsError("The token is not an access token (typ).")
     if not isinstance(kid, str) or not kid or len(kid) > _MAX_ID:
