@@ -25,8 +25,18 @@ CHEAP_TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 CHEAP_TEST_PASSWORDS = Passwords(**CHEAP_TEST_ARGON2)
 
 
+#: Markers of tests that need an outside part (a server, node and its
+#: packages): they skip, saying why, where it is missing, and fail under
+#: CI=true, where a missing part must not pass silently.
+NEVER_SKIPPED_IN_CI = ("store", "node")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "store: a test of a store backend; never skipped in CI")
+    config.addinivalue_line(
+        "markers",
+        "node: needs node and tests/interop/node's packages (npm ci); never skipped in CI",
+    )
     config.addinivalue_line(
         "markers",
         "throwaway: runs on servers the suite started (tests/stores/throwaway.py), "
@@ -36,13 +46,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """Under CI=true a skipped store test is a failure: a backend whose
-    server is down must not pass silently."""
+    """Under CI=true a skipped test marked with one of NEVER_SKIPPED_IN_CI is
+    a failure: a backend whose server is down, or a Node test without its
+    packages, must not pass silently."""
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI") == "true" and report.skipped and item.get_closest_marker("store"):
+    if os.environ.get("CI") != "true" or not report.skipped:
+        return
+    marker = next((m for m in NEVER_SKIPPED_IN_CI if item.get_closest_marker(m)), None)
+    if marker is not None:
         report.outcome = "failed"
-        report.longrepr = f"store test skipped under CI=true: {report.longrepr}"
+        report.longrepr = f"{marker} test skipped under CI=true: {report.longrepr}"
 
 
 def store_url(kind: str, tmp_path: Path) -> str:

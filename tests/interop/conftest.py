@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,21 +105,3 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
 @pytest.fixture(params=ALGORITHMS)
 def server(request: pytest.FixtureRequest, servers: dict[str, Server]) -> Server:
     return servers[request.param]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "node: needs node and tests/interop/node's packages (npm ci); never skipped in CI",
-    )
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """Under CI=true a skipped Node test is a failure, as a store test is
-    (tests/conftest.py): a missing ``npm ci`` must not pass silently."""
-    outcome = yield
-    report = outcome.get_result()
-    if os.environ.get("CI") == "true" and report.skipped and item.get_closest_marker("node"):
-        report.outcome = "failed"
-        report.longrepr = f"node test skipped under CI=true: {report.longrepr}"

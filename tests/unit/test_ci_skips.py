@@ -1,4 +1,4 @@
-"""Under CI=true a skipped store test fails; elsewhere it skips."""
+"""Under CI=true a skipped store or Node test fails; elsewhere it skips."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ import pytest
 def test_backend():
     pytest.skip("redis unreachable at 127.0.0.1:6379")
 
+@pytest.mark.node
+def test_with_node():
+    pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
+
 def test_other():
     pytest.skip("not a store test")
 """
 
 
-@pytest.mark.parametrize("ci,failed,skipped", [("true", 1, 1), ("", 0, 2)])
+@pytest.mark.parametrize("ci,failed,skipped", [("true", 2, 1), ("", 0, 3)])
 def test_store_skip_fails_only_under_ci(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, failed: int, skipped: int
 ) -> None:
