@@ -36,6 +36,8 @@ class Stream:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self._lines = response.iter_lines()
+        #: The last ``retry:`` value the server sent (milliseconds), if any.
+        self.retry: int | None = None
 
     def next(self) -> Event:
         kind, data, event_id = "message", list[str](), None
@@ -55,6 +57,8 @@ class Stream:
                     data.append(value)
                 elif field == "id":
                     event_id = value
+                elif field == "retry" and value.isdigit():
+                    self.retry = int(value)
         raise AssertionError("the stream ended")
 
     def until(self, wanted: Callable[[Event], bool], seconds: float = 5.0) -> list[Event]:

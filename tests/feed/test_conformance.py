@@ -89,6 +89,8 @@ def test_a_stream_starts_with_a_snapshot_then_heartbeats(feed: Feed) -> None:
             len(snap["store_cutoff"]) == 2 and all(map(is_instant, snap["store_cutoff"]))
         )
         assert len(snap["sessions"]) >= 1, "a revocation made before connecting is in it"
+        # §3: the server names the reconnection delay before anything else.
+        assert stream.retry == 500
         # §3.4: a heartbeat without id, naming the position, fresh.
         beat = stream.next()
         assert beat.type == "heartbeat" and beat.id is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -241,6 +242,33 @@ def test_without_any_keys_a_failed_fetch_refuses_tokens(
         verifier.verify(minted.alice)
     assert jwks.requests == 1
     assert not verifier.is_fresh()
+
+
+def test_an_issuer_back_after_an_outage_is_seen_within_seconds_not_an_interval(
+    jwks: JwksServer, minted: Minted
+) -> None:
+    """A resource server started while its issuer is down retries with a
+    short, doubling wait capped at 5 s, so once the issuer is back the keys
+    arrive within seconds (it used to take the whole 30 s interval), while
+    an outage still costs few fetches, and Retry-After says when the next
+    attempt is."""
+    jwks.respond = lambda: httpx.Response(503)
+    verifier = jwks.verifier(minted)
+    waits = []
+    for _ in range(8):
+        with pytest.raises(KeysUnavailableError) as refused:
+            verifier.verify(minted.alice)
+        waits.append(verifier.jwks.retry_after() if verifier.jwks else None)
+        assert refused.value.retry_after == max(1, math.ceil(waits[-1] or 0))
+        minted.clock.advance(waits[-1] or 0)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+    assert jwks.requests == 8  # one per wait, whatever the number of requests
+
+    jwks.respond = None  # the issuer is back
+    minted.clock.advance(5.0)
+    assert verifier.verify(minted.alice).roles == ("user",)
+    assert jwks.requests == 9
+    assert verifier.jwks is not None and verifier.jwks.retry_after() == INTERVAL
 
 
 def test_needs_io_tells_when_a_verification_would_fetch(jwks: JwksServer, minted: Minted) -> None:

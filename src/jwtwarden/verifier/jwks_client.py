@@ -13,6 +13,12 @@ thread; while one thread fetches, the others keep verifying with the keys
 they have (no stampede). A failed fetch keeps the old keys and logs a
 warning naming the URL and the reason, never a token or a key.
 
+While fetches fail, the wait between attempts starts short and doubles up
+to ``FAILING_RETRY_CAP`` (never above ``refetch_interval``): a resource
+server started while its issuer is down gets keys within seconds of the
+issuer coming back, not a whole interval later, and a storm of forged
+``kid`` values still costs at most one fetch per few seconds.
+
 httpx is imported only when a fetch is made without a client given, so
 ``jwtwarden.verifier`` imports without it (the ``jwks`` extra installs it).
 """
@@ -53,6 +59,10 @@ CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 # Longest a caller with no keys at all waits for another thread's fetch.
 _WAIT = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT)
+#: Seconds before the first retry after a failed fetch; doubled per failure.
+FAILING_RETRY_FIRST = 0.5
+#: Longest wait between attempts while fetches fail (the feed's backoff cap).
+FAILING_RETRY_CAP = 5.0
 
 
 class JwksFetchError(Exception):
@@ -188,6 +198,8 @@ class JwksClient:
         #: Why the last attempt failed; ``None`` after a success.
         self.last_error: str | None = None
         self._attempted_at = float("-inf")
+        #: Failed attempts since the last success; they shorten the wait.
+        self._failures = 0
         self._lock = threading.Lock()
 
     def find(self, kid: str) -> IdentifiedKey | None:
@@ -224,8 +236,18 @@ class JwksClient:
         stale = self.fetched_at is None or now - self.fetched_at >= self.max_age
         return (stale or self.keys.get(kid) is None) and self._may_attempt(now)
 
+    def retry_after(self) -> float:
+        """Seconds until the next fetch attempt is allowed (0: now)."""
+        return max(0.0, self._attempted_at + self._interval() - self.clock.now())
+
+    def _interval(self) -> float:
+        if self._failures == 0:
+            return self.refetch_interval
+        backoff = FAILING_RETRY_FIRST * 2 ** min(self._failures - 1, 16)
+        return min(backoff, FAILING_RETRY_CAP, self.refetch_interval)
+
     def _may_attempt(self, now: float) -> bool:
-        return now - self._attempted_at >= self.refetch_interval
+        return now - self._attempted_at >= self._interval()
 
     def _fetch_if_allowed(self, now: float, *, wait: bool) -> bool:
         acquired = self._lock.acquire(timeout=_WAIT) if wait else self._lock.acquire(False)
@@ -246,6 +268,7 @@ class JwksClient:
             found = fetch_jwks(self._http_client(), self.url, max_bytes=self.max_bytes)
         except JwksFetchError as exc:
             self.last_error = str(exc)
+            self._failures += 1
             logger.warning(
                 "JWKS fetch from %s failed (%s); keeping %d key(s)",
                 _loggable(self.url),
@@ -258,6 +281,7 @@ class JwksClient:
         self.keys.replace(found)
         self.fetched_at = now
         self.last_error = None
+        self._failures = 0
         return True
 
     def _http_client(self) -> httpx.Client:

@@ -394,7 +394,7 @@ class Verifier:
             # A kid we do not hold while the JWKS cannot be fetched: maybe a
             # new key we cannot see yet. Not the client's fault to know.
             if self.jwks is not None and self.jwks.is_failing():
-                retry = max(1, math.ceil(self.jwks.refetch_interval))
+                retry = max(1, math.ceil(self.jwks.retry_after()))
                 raise KeysUnavailableError(retry_after=retry) from None
             raise
         except ConfigurationError as exc:

@@ -8,7 +8,8 @@ then one ``revocation`` event per change, each with ``id:`` = its position,
 and a ``heartbeat`` at least every couple of seconds. A verifier that
 reconnects with ``Last-Event-ID`` resumes without a gap (or gets a fresh
 snapshot if it fell too far behind). Each stream ends after
-:data:`STREAM_SECONDS`; clients reconnect, which keeps shutdowns prompt.
+:data:`STREAM_SECONDS`; clients reconnect, which keeps shutdowns prompt,
+after the ``retry:`` delay the stream opens with.
 Only resource-server clients (HTTP Basic, as for introspection) may listen.
 """
 
@@ -31,6 +32,9 @@ __all__ = ["revocations"]
 STREAM_SECONDS = 300.0
 #: Longest silence between two messages.
 HEARTBEAT_SECONDS = 2.0
+#: The reconnection delay (ms) sent as ``retry:``; clients double it per
+#: failed attempt up to their cap (docs/feed-protocol.md §4).
+RECONNECT_MS = 500
 
 
 async def revocations(request: Request) -> Response:
@@ -52,6 +56,7 @@ async def _stream(ctx: Context, after: str | None) -> AsyncIterator[bytes]:
     follower = ctx.follower
     position = after
     ends = time.monotonic() + STREAM_SECONDS
+    yield f"retry: {RECONNECT_MS}\n\n".encode()
     while time.monotonic() < ends and not ctx.draining:
         events = follower.events_after(position) if position is not None else None
         if events is None:
