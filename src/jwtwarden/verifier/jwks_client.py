@@ -243,7 +243,7 @@ class JwksClient:
     def _interval(self) -> float:
         if self._failures == 0:
             return self.refetch_interval
-        backoff = FAILING_RETRY_FIRST * 2 ** min(self._failures - 1, 16)
+        backoff: float = FAILING_RETRY_FIRST * 2.0 ** min(self._failures - 1, 16)
         return min(backoff, FAILING_RETRY_CAP, self.refetch_interval)
 
     def _may_attempt(self, now: float) -> bool:
