@@ -14,6 +14,8 @@ library users raise and catch the same classes.
     │   ├── RefreshTokenReusedError  invalid_grant on the wire; the session is revoked
     │   └── InvalidCredentialsError  wrong username or password, or a banned user
     ├── InvalidClientError         invalid_client: unknown resource server, bad secret
+    ├── InvalidDpopProofError      invalid_dpop_proof (RFC 9449): a bad DPoP proof
+    │   └── UseDpopNonceError        use_dpop_nonce: retry with the server's nonce
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
     │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims),
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 __all__ = [
     "InvalidClientError",
+    "InvalidDpopProofError",
+    "UseDpopNonceError",
     "InvalidCredentialsError",
     "BadSignatureError",
     "ClaimsError",
@@ -117,6 +121,22 @@ class InvalidClientError(JwtWardenError):
 
     code = "invalid_client"
     default_description = "Client authentication failed."
+
+
+class InvalidDpopProofError(JwtWardenError):
+    """A DPoP proof (RFC 9449 §4.3) that is missing, malformed, not for this
+    request, too old, replayed, or from another key than the token's."""
+
+    code = "invalid_dpop_proof"
+    default_description = "The DPoP proof is invalid."
+
+
+class UseDpopNonceError(InvalidDpopProofError):
+    """The proof lacks the server's current nonce (RFC 9449 §8, §9); the
+    client retries with the nonce sent in the ``DPoP-Nonce`` header."""
+
+    code = "use_dpop_nonce"
+    default_description = "Use the DPoP nonce the server sent."
 
 
 class InvalidTokenError(JwtWardenError):
