@@ -134,12 +134,19 @@ def test_a_proof_made_by_joserfc_is_accepted() -> None:
         ({"alg": "HS256"}, "alg must be one of"),
         ({"alg": "ES384"}, "alg must be one of"),
         ({"crit": ["exp"]}, "critical headers"),
+        ({"jku": "https://evil.test/jwks"}, "in jwk only"),
+        ({"x5u": "https://evil.test/cert"}, "in jwk only"),
+        ({"x5c": ["MIIB"]}, "in jwk only"),
         ({"jwk": None}, "has no jwk"),
         ({"jwk": "a string"}, "has no jwk"),
     ],
 )
 def test_a_bad_header_is_refused(es256: Holder, header: dict[str, Any], reason: str) -> None:
     refused(es256.proof(header=header), reason)
+
+
+def test_a_kid_is_ignored_only_the_embedded_jwk_counts(es256: Holder) -> None:
+    assert check(es256.proof(header={"kid": "another"})).jkt == thumbprint(es256.jwk)
 
 
 def test_a_proof_without_typ_or_jwk_is_refused(es256: Holder) -> None:

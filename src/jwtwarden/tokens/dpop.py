@@ -10,7 +10,9 @@ client can act on (RFC 9449 §4.3):
 
 - anything but one compact JWT of at most :data:`MAX_PROOF_LENGTH`;
 - a ``typ`` other than ``dpop+jwt``, an ``alg`` not in :data:`ALGORITHMS`
-  (so never ``none`` or an HMAC), a ``crit`` header;
+  (so never ``none`` or an HMAC), a ``crit`` header, and ``jku``/``x5u``/
+  ``x5c``, which would name a key other than the embedded one (a ``kid``
+  is ignored: only the ``jwk`` is ever used);
 - a ``jwk`` that is missing, holds private members, does not fit the ``alg``
   (an RSA key under 2048 bits, an EC key off P-256), or does not verify the
   signature;
@@ -79,6 +81,8 @@ _KEY_TYPES: dict[str, tuple[str, str | None]] = {
     "RS256": ("RSA", None),
     "PS256": ("RSA", None),
 }
+#: Headers that would point at another key than the embedded ``jwk``.
+_OTHER_KEY_HEADERS = frozenset({"jku", "x5u", "x5c"})
 #: JWK members that only a private (or symmetric) key has (RFC 7518 §6).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _PUBLIC_TYPES = (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)
@@ -227,6 +231,8 @@ def _check_header(header: dict[str, Any]) -> str:
         )
     if "crit" in header:
         raise InvalidDpopProofError("The DPoP proof has critical headers; refused.")
+    if _OTHER_KEY_HEADERS.intersection(header):
+        raise InvalidDpopProofError("The DPoP proof must carry its key in jwk only.")
     return str(alg)
 
 
