@@ -54,6 +54,7 @@ class Scripts:
     forget: AsyncScript
     release: AsyncScript
     swap: AsyncScript
+    trim: AsyncScript
 
 
 @functools.cache
@@ -94,7 +95,7 @@ class Connector:
     The first client the store opens (in any loop) makes first contact:
     it checks the server's eviction policy (a WARNING, or
     :class:`~jwtwarden.errors.ConfigurationError` when
-    ``require_noeviction``), then runs ``first_contact`` (the epoch).
+    ``require_noeviction``).
     """
 
     def __init__(
@@ -105,7 +106,6 @@ class Connector:
         timeout: float,
         max_connections: int,
         require_noeviction: bool,
-        first_contact: Callable[[Conn], Awaitable[None]],
     ) -> None:
         #: The URL as redis-py reads it; never logged (it may hold a password).
         self._url = url
@@ -114,7 +114,6 @@ class Connector:
         self.timeout = timeout
         self._max_connections = max_connections
         self._require_noeviction = require_noeviction
-        self._first_contact = first_contact
         self._contacted = False
         self._clients: PerLoop[Conn] = PerLoop(self._open, _close)
 
@@ -152,7 +151,6 @@ class Connector:
         if not self._contacted:
             try:
                 await self._check_eviction(conn)
-                await self._first_contact(conn)
             except BaseException:
                 await client.aclose()
                 raise

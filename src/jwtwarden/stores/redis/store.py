@@ -98,7 +98,6 @@ class RedisStore:
             timeout=timeout,
             max_connections=max_connections,
             require_noeviction=require_noeviction,
-            first_contact=self._epoch.first_contact,
         )
 
     async def ping(self) -> None:
@@ -328,9 +327,23 @@ class RedisStore:
         self, after: str | None, now: float, horizon: float, limit: int = 1000
     ) -> list[RevocationEvent]:
         async def changes(conn: Conn) -> list[RevocationEvent]:
-            return await feed.changes(conn, self._keys.feed, after, now, horizon, limit)
+            epoch = await self._epoch.check(conn, now)
+            return await feed.changes(conn, self._keys.feed, epoch.id, after, now, horizon, limit)
 
         return await self._conn.run(changes)
+
+    async def check_continuity(self, witness: str | None, now: float, *, may_be_new: bool) -> str:
+        """Compare the store's epoch with ``witness``, the epoch the keyring
+        last signed under, and raise a store cutoff at ``now`` if the store
+        cannot prove it kept its revocations; ``may_be_new`` when the ring was
+        just made where the store's loss cannot reach it. The epoch to bind
+        the ring to (:mod:`.epoch`)."""
+
+        async def confirm(conn: Conn) -> str:
+            state = await self._epoch.confirm(conn, now, witness, may_be_new=may_be_new)
+            return state.id
+
+        return await self._conn.run(confirm)
 
     async def wait_for_revocations(self, after: str | None, timeout: float) -> None:
         """Return once the feed may hold an event after ``after``, or after
