@@ -23,6 +23,7 @@ from ...core.users import User, normalize_username
 from ...core.view import RevocationEvent, RevocationSnapshot
 from ...errors import StoreConflictError
 from ..base import RevocationFacts
+from ..breaker import BreakerPolicy
 from . import feed, snapshot
 from .codec import (
     client_fields,
@@ -58,7 +59,8 @@ class RedisStore:
     ``require_noeviction=true`` to refuse a server whose
     ``maxmemory-policy`` could evict keys. ``timeout`` bounds connecting and
     each command, in seconds; ``max_connections`` caps the pool of each
-    event loop (a burst beyond it waits for a connection). Raises
+    event loop (a burst beyond it waits for a connection); ``breaker`` says
+    when the server counts as down (:mod:`..breaker`). Raises
     :class:`~jwtwarden.errors.ConfigurationError` for a bad prefix.
     """
 
@@ -69,6 +71,7 @@ class RedisStore:
         policy: Policy | None = None,
         timeout: float = 2.0,
         max_connections: int = 256,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
@@ -98,6 +101,7 @@ class RedisStore:
             timeout=timeout,
             max_connections=max_connections,
             require_noeviction=require_noeviction,
+            breaker=breaker,
         )
 
     async def ping(self) -> None:
