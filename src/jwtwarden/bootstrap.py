@@ -39,7 +39,7 @@ def parts_from(settings: Settings) -> Parts:
     """The store, keys and hasher ``settings`` name. The store is opened but
     not yet used; the keys load when the service starts."""
     policy = settings.to_policy()
-    store = open_store(settings.store, policy)
+    store = open_store(settings.store, policy, breaker=settings.to_breaker_policy())
     keys = KeyManager(
         key_source(settings, store), policy.algorithm, keep_retired_for=policy.revocation_horizon
     )

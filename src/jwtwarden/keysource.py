@@ -22,6 +22,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -44,7 +45,13 @@ MIN_MASTER_KEY_LENGTH = 32
 
 
 class KeySource(Protocol):
-    """Loads and saves a KeyRing; ``version`` is opaque compare-and-swap state."""
+    """Loads and saves a KeyRing; ``version`` is opaque compare-and-swap state.
+
+    ``survives_store_loss`` says whether the ring outlives the store's data:
+    only then can a new ring prove that a store without an epoch is new
+    rather than lost (docs/stores.md, "Data loss")."""
+
+    survives_store_loss: bool
 
     async def load(self) -> tuple[KeyRing, bytes] | None: ...
 
@@ -53,6 +60,8 @@ class KeySource(Protocol):
 
 class EphemeralKeySource:
     """Keys that live and die with the process."""
+
+    survives_store_loss = False
 
     def __init__(self) -> None:
         self._data: bytes | None = None
@@ -74,6 +83,8 @@ class FileKeySource:
     """A JSON key file created with mode 0600, written under an ``fcntl``
     lock (POSIX only: elsewhere, seal the keys in the store with a master
     key)."""
+
+    survives_store_loss = True
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         _fcntl()  # refuse now, clearly, rather than at the first save
@@ -127,6 +138,8 @@ class StoreKeySource:
     """The ring in the store, sealed with AES-256-GCM under the master key."""
 
     _AAD = b"jwtwarden keyring v1"
+    #: A store that loses its data loses the ring too.
+    survives_store_loss = False
 
     def __init__(self, store: Store, master_key: str) -> None:
         if len(master_key) < MIN_MASTER_KEY_LENGTH:
@@ -169,6 +182,14 @@ class KeyManager:
         self._keep_retired_for = keep_retired_for + RELOAD_INTERVAL
         self._ring: KeyRing | None = None
         self._loaded_at = float("-inf")
+        #: Whether :meth:`ensure` made the ring (no token signed by it exists).
+        self.created = False
+
+    @property
+    def may_vouch_new_store(self) -> bool:
+        """Whether a store without an epoch may be taken as new: the ring was
+        just made, and it lives where a store's data loss cannot reach."""
+        return self.created and self._source.survives_store_loss
 
     @property
     def ring(self) -> KeyRing:
@@ -199,8 +220,23 @@ class KeyManager:
                 else loaded[0].rotate(self._algorithm, now)
             )
             if await self._source.save(ring, None if loaded is None else loaded[1]):
+                self.created = loaded is None
                 self._set(ring, now)
                 return ring
+
+    async def bind(self, store_epoch: str, now: float) -> None:
+        """Record that the ring now signs under ``store_epoch``: the witness
+        a later start compares the store's epoch with."""
+        while True:
+            loaded = await self._source.load()
+            if loaded is None or loaded[0].store_epoch == store_epoch:
+                if loaded is not None:
+                    self._set(loaded[0], now)
+                return
+            ring = replace(loaded[0], store_epoch=store_epoch)
+            if await self._source.save(ring, loaded[1]):
+                self._set(ring, now)
+                return
 
     async def reload(self, now: float) -> None:
         loaded = await self._source.load()

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .core.policy import Policy
+from .stores.breaker import BreakerPolicy
 
 __all__ = ["DEFAULT_ISSUER", "Settings"]
 
@@ -154,6 +155,37 @@ class Settings(BaseSettings):
         le=86_400,
         description="How often expired state is purged, as a side effect of normal traffic.",
     )
+
+    store_breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description=(
+            "Consecutive failed calls to a PostgreSQL or Redis store after which it counts as "
+            "down: requests needing it get 503 with Retry-After at once while it is probed in "
+            "the background."
+        ),
+    )
+    store_breaker_probe_interval: float = Field(
+        0.2,
+        ge=0.01,
+        le=60,
+        description=(
+            "Seconds between two probes of a store that is down: recovery follows its return "
+            "within about this long."
+        ),
+    )
+    store_breaker_probe_timeout: float = Field(
+        1.0, ge=0.01, le=60, description="Seconds one probe of a down store may take."
+    )
+
+    def to_breaker_policy(self) -> BreakerPolicy:
+        """When the store counts as down (:mod:`jwtwarden.stores.breaker`)."""
+        return BreakerPolicy(
+            failures=self.store_breaker_failures,
+            probe_interval=self.store_breaker_probe_interval,
+            probe_timeout=self.store_breaker_probe_timeout,
+        )
 
     def to_policy(self) -> Policy:
         """The frozen rules the service and core run on."""

@@ -49,9 +49,14 @@ async def test_openapi_documents_every_route(h: Harness) -> None:
     assert doc["openapi"].startswith("3.1")
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert documented == set(OPERATIONS)
-    assert doc["paths"]["/token"]["post"]["requestBody"]["content"][
+    grants = doc["paths"]["/token"]["post"]["requestBody"]["content"][
         "application/x-www-form-urlencoded"
-    ]["schema"]["required"] == ["grant_type"]
+    ]["schema"]["oneOf"]
+    by_grant = {g["properties"]["grant_type"]["const"]: g["required"] for g in grants}
+    assert by_grant == {
+        "password": ["grant_type", "username", "password"],
+        "refresh_token": ["grant_type", "refresh_token"],
+    }
     docs = await h.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 

@@ -354,7 +354,7 @@ H = 300.0
 
 
 def stream_order(position: str) -> tuple[int, int]:
-    ms, seq = position.split("-")
+    ms, seq = position.split("@")[0].split("-")
     return int(ms), int(seq)
 
 

@@ -88,6 +88,8 @@ def _option_for(flag: str, name: str, annotation: Any, help_text: str) -> Any:
         )
     if annotation is int:
         return click.option(flag, name, type=int, default=None, help=help_text)
+    if annotation is float:
+        return click.option(flag, name, type=float, default=None, help=help_text)
     if isinstance(annotation, types.UnionType) or annotation is str:
         return click.option(flag, name, type=str, default=None, help=help_text)
     raise TypeError(f"no flag type for setting {name}: {annotation}")

@@ -37,7 +37,7 @@ from .headers import security_headers
 from .metrics import Metrics
 from .openapi import docs, docs_file, openapi_document
 from .requests import TrustedProxies
-from .routes import OPERATIONS
+from .routes import OPERATIONS, path_routes
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -89,10 +89,7 @@ def create_app(
     # The hot paths first: Starlette tries routes in order.
     hot = [("/me", "get"), ("/token", "post")]
     ordered = hot + [key for key in OPERATIONS if key not in hot]
-    routes = [
-        Route(path, OPERATIONS[(path, method)][0], methods=[method.upper()])
-        for path, method in ordered
-    ]
+    routes = path_routes(ordered)
     routes += [
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .endpoints.models import Error
+from .requests import BOOLEAN_QUERY
 
 __all__ = [
     "DOCS_ASSETS",
@@ -33,6 +34,9 @@ class Operation:
     tag: str
     #: Form fields (name -> required) for RFC endpoints.
     form: dict[str, bool] | None = None
+    #: A form whose fields depend on ``grant_type``: grant -> its fields
+    #: (name -> required), one ``oneOf`` branch each (the token endpoint).
+    grants: dict[str, dict[str, bool]] | None = None
     #: JSON request body.
     body: type[BaseModel] | None = None
     #: ``bearer`` (header or cookie), ``basic``, ``cookie`` or ``None``.
@@ -42,6 +46,48 @@ class Operation:
     #: Error statuses this operation may answer.
     errors: tuple[int, ...] = (400,)
     params: tuple[tuple[str, str], ...] = field(default=())
+    #: Cookies (name -> required) and headers (name -> required) read.
+    cookies: dict[str, bool] = field(default_factory=dict)
+    headers: dict[str, bool] = field(default_factory=dict)
+
+
+#: Every form value: bounded as ``server/requests.py`` reads it (a NUL is refused).
+_FORM_VALUE = {"type": "string", "maxLength": 8192, "pattern": "^[^\\u0000]*$"}
+#: Path and query values: ids are at most 64 characters.
+_PARAM_VALUE = {"type": "string", "maxLength": 64}
+
+
+def _form_schema(fields: dict[str, bool], **fixed: Any) -> dict[str, Any]:
+    """A form object: a required field may not be empty (the server refuses
+    an empty one as missing)."""
+    properties: dict[str, Any] = {
+        name: {**_FORM_VALUE, "minLength": 1} if required else dict(_FORM_VALUE)
+        for name, required in fields.items()
+    }
+    for name, value in fixed.items():
+        properties[name] = {"type": "string", "const": value}
+    required = [*fixed, *(name for name, req in fields.items() if req)]
+    # Unknown parameters are ignored (RFC 6749 §3.2), but each is one string.
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": _FORM_VALUE,
+    }
+
+
+def _parameter(name: str, where: str, required: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = dict(_PARAM_VALUE)
+    if where == "query":
+        schema = {"type": "string", "enum": list(BOOLEAN_QUERY)}
+    elif where in ("cookie", "header"):
+        # An optional one may be anything (a garbled cookie still signs out).
+        schema = (
+            {"type": "string", "minLength": 1, "maxLength": 8192}
+            if required
+            else {"type": "string"}
+        )
+    return {"name": name, "in": where, "required": required, "schema": schema}
 
 
 _STATUS_TEXT = {
@@ -70,31 +116,24 @@ def openapi_document(operations: dict[tuple[str, str], Operation], version: str)
             .replace(".", "_")
             .replace("-", "_"),
         }
-        params = [
-            {
-                "name": name,
-                "in": where,
-                "required": where == "path",
-                "schema": {"type": "string", "maxLength": 64},
-            }
-            for name, where in op.params
-        ]
+        params = [_parameter(name, where, where == "path") for name, where in op.params]
+        params += [_parameter(name, "cookie", req) for name, req in op.cookies.items()]
+        params += [_parameter(name, "header", req) for name, req in op.headers.items()]
         if params:
             entry["parameters"] = params
+        form: dict[str, Any] | None = None
         if op.form is not None:
+            form = _form_schema(op.form)
+        if op.grants is not None:
+            form = {
+                "oneOf": [
+                    _form_schema(fields, grant_type=grant) for grant, fields in op.grants.items()
+                ]
+            }
+        if form is not None:
             entry["requestBody"] = {
                 "required": True,
-                "content": {
-                    "application/x-www-form-urlencoded": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                k: {"type": "string", "maxLength": 8192} for k in op.form
-                            },
-                            "required": [k for k, required in op.form.items() if required],
-                        }
-                    }
-                },
+                "content": {"application/x-www-form-urlencoded": {"schema": form}},
             }
         if op.body is not None:
             schemas[op.body.__name__] = op.body.model_json_schema()
@@ -133,6 +172,12 @@ def openapi_document(operations: dict[tuple[str, str], Operation], version: str)
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # The token endpoint itself, as OAuth 2.0 describes it (RFC 6749
+                # §4.3): its 400s (invalid_grant) are credentials refused.
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {"password": {"tokenUrl": "/token", "scopes": {}}},
+                },
                 "basic": {"type": "http", "scheme": "basic"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "__Host-jwtwarden-at"},
             },

@@ -19,8 +19,17 @@ from starlette.requests import Request
 from ..errors import InvalidRequestError
 from .errors import HttpError
 
-__all__ = ["TrustedProxies", "authorization", "client_ip", "read_form", "read_json"]
+__all__ = [
+    "BOOLEAN_QUERY",
+    "TrustedProxies",
+    "authorization",
+    "client_ip",
+    "read_form",
+    "read_json",
+]
 
+#: The values a boolean query parameter may take (anything else is refused).
+BOOLEAN_QUERY = ("true", "false", "1", "0", "yes", "no")
 #: The largest body any endpoint accepts.
 MAX_BODY = 64 * 1024
 #: The longest single form field (tokens are < 8 KiB).

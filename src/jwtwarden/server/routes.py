@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from .cookies import REFRESH_PATH
 from .endpoints import account, admin, browser, feed, health, oauth
 from .endpoints.models import Ban, Login, NewUser, PasswordChange, Roles
 from .openapi import Operation
 
-__all__ = ["OPERATIONS", "Endpoint"]
+__all__ = ["OPERATIONS", "Endpoint", "path_routes"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -24,13 +25,14 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
         Operation(
             "RFC 6749 token endpoint: password and refresh_token grants",
             "OAuth",
-            form={
-                "grant_type": True,
-                "username": False,
-                "password": False,
-                "refresh_token": False,
-                "client_id": False,
-                "scope": False,
+            grants={
+                "password": {
+                    "username": True,
+                    "password": True,
+                    "client_id": False,
+                    "scope": False,
+                },
+                "refresh_token": {"refresh_token": True, "scope": False},
             },
             errors=(400, 413, 415, 429, 503),
         ),
@@ -98,7 +100,7 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
             "Account",
             auth="bearer",
             ok=(204, "Ended"),
-            errors=(401, 403, 503),
+            errors=(400, 401, 403, 503),
             params=(("keep_current", "query"),),
         ),
     ),
@@ -205,16 +207,18 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
         Operation(
             "Browser refresh (refresh cookie + X-CSRF-Token)",
             "Browser",
-            auth="cookie",
+            cookies={"__Secure-jwtwarden-rt": True},
+            headers={"X-CSRF-Token": True},
             errors=(400, 403, 503),
         ),
     ),
     ("/session/logout", "post"): (
         browser.session_logout,
         Operation(
-            "Browser logout (access cookie + X-CSRF-Token)",
+            "Browser logout (access cookie + X-CSRF-Token); 204 without a cookie too",
             "Browser",
-            auth="cookie",
+            cookies={"__Host-jwtwarden-at": False},
+            headers={"X-CSRF-Token": False},
             ok=(204, "Ended"),
             errors=(400, 403, 503),
         ),
@@ -234,3 +238,29 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
         Operation("Store reachability", "Operations", errors=(503,)),
     ),
 }
+
+
+def path_routes(order: list[tuple[str, str]]) -> list[Route]:
+    """One route per path, in the order of each path's first (path, method)
+    in ``order``, answering every method the table gives it: a 405 then
+    names them all in ``Allow`` (``OPTIONS /admin/users/{sub}/ban``:
+    ``DELETE, POST``), which a route per method cannot."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for path, method in order:
+        by_path.setdefault(path, {})[method.upper()] = OPERATIONS[(path, method)][0]
+    return [
+        Route(path, _by_method(endpoints), methods=list(endpoints))
+        for path, endpoints in by_path.items()
+    ]
+
+
+def _by_method(endpoints: dict[str, Endpoint]) -> Endpoint:
+    if len(endpoints) == 1:
+        return next(iter(endpoints.values()))
+    if "GET" in endpoints:
+        endpoints = {**endpoints, "HEAD": endpoints["GET"]}
+
+    async def endpoint(request: Request) -> Response:
+        return await endpoints[request.method](request)
+
+    return endpoint

@@ -21,7 +21,7 @@ from ..errors import NotFoundError, RateLimitedError, UnknownKeyError
 from ..events import Event, EventSink
 from ..keysource import KeyManager
 from ..passwords import Passwords
-from ..stores.base import Store
+from ..stores.base import ChecksContinuity, Store
 from ..tokens.access import AccessClaims, decode_access_token, revoked_error
 from ..tokens.refresh import ParsedRefreshToken, SaltCache, is_genuine
 
@@ -133,8 +133,16 @@ class ServiceBase:
         self._events.subscribe(listener)
 
     async def start(self) -> None:
-        """Load (or create) the signing keys; call once before use."""
-        await self.keys.ensure(self.clock.now())
+        """Load (or create) the signing keys and prove the store kept its
+        revocations since they last signed (or revoke every older token);
+        call once before use."""
+        now = self.clock.now()
+        ring = await self.keys.ensure(now)
+        if isinstance(self.store, ChecksContinuity):
+            epoch = await self.store.check_continuity(
+                ring.store_epoch, now, may_be_new=self.keys.may_vouch_new_store
+            )
+            await self.keys.bind(epoch, now)
 
     async def close(self) -> None:
         await self.store.close()

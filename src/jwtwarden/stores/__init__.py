@@ -12,14 +12,19 @@ from urllib.parse import urlsplit
 from ..core.policy import Policy
 from ..errors import ConfigurationError
 from .base import RevocationFacts, Store
+from .breaker import BreakerPolicy
 
 __all__ = ["RevocationFacts", "Store", "open_store"]
 
 
-def open_store(url: str, policy: Policy | None = None) -> Store:
+def open_store(
+    url: str, policy: Policy | None = None, *, breaker: BreakerPolicy | None = None
+) -> Store:
     """The store a URL names, for a service judged by ``policy`` (default
     ``Policy()``): a store that sets TTLs on what it writes takes them from
     the policy it is opened with, never from the calls it happens to see.
+    ``breaker`` says when a network store (PostgreSQL, Redis) counts as
+    down and answers at once (:mod:`.breaker`).
 
     Raises :class:`~jwtwarden.errors.ConfigurationError` for an unknown or
     malformed URL. Only the chosen backend's module (and driver) is imported.
@@ -42,12 +47,12 @@ def open_store(url: str, policy: Policy | None = None) -> Store:
         _require("psycopg", "postgres")
         from .postgres import PostgresStore
 
-        return PostgresStore(url, policy=policy)
+        return PostgresStore(url, policy=policy, breaker=breaker)
     if scheme in ("redis", "rediss"):
         _require("redis", "redis")
         from .redis import RedisStore
 
-        return RedisStore(url, policy=policy)
+        return RedisStore(url, policy=policy, breaker=breaker)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path, "
         "postgresql://… or redis://…"

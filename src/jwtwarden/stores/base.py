@@ -13,9 +13,10 @@ blob or not at all.
 Capabilities that only some backends have are small protocols of their own,
 checked with ``isinstance`` where they are used:
 :class:`WaitsForRevocations` (a store that can push, so a follower need not
-poll) and :class:`Migrates` (a store with a versioned schema the operator
-upgrades with ``jwtwarden migrate``). A backend that has neither still passes
-the contract suite.
+poll), :class:`Migrates` (a store with a versioned schema the operator
+upgrades with ``jwtwarden migrate``) and :class:`ChecksContinuity` (a store
+that can lose its data behind the service's back and proves it did not). A
+backend that has none still passes the contract suite.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..core.sessions import Session
 from ..core.users import User
 from ..core.view import RevocationEvent, RevocationSnapshot
 
-__all__ = ["Migrates", "RevocationFacts", "Store", "WaitsForRevocations"]
+__all__ = ["ChecksContinuity", "Migrates", "RevocationFacts", "Store", "WaitsForRevocations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +198,18 @@ class Migrates(Protocol):
 
     async def schema_version(self) -> int | None:
         """The version in place; ``None`` for a fresh (empty) schema."""
+
+
+@runtime_checkable
+class ChecksContinuity(Protocol):
+    """A store that can lose its data while the service runs on (Redis
+    without persistence, an evicting Redis) and keeps an epoch to notice."""
+
+    async def check_continuity(self, witness: str | None, now: float, *, may_be_new: bool) -> str:
+        """Compare the store's epoch with ``witness`` (the epoch the signing
+        keys last signed under, ``None`` if never bound); if the store cannot
+        prove it still holds every revocation of the last horizon, every
+        token issued before ``now`` is revoked from then on (a store cutoff,
+        on the feed too). ``may_be_new``: the keys were just made where the
+        store's loss cannot reach, so a store without an epoch is new. Returns
+        the epoch to bind the keys to (docs/stores.md, "Data loss")."""

@@ -115,6 +115,9 @@ class KeyRing:
 
     mac_secret: bytes = field(repr=False)
     keys: tuple[SigningKey, ...] = ()
+    #: The store epoch these keys last signed under (the store's proof of
+    #: continuity: docs/stores.md, "Data loss"); ``None`` if never bound.
+    store_epoch: str | None = None
 
     @classmethod
     def generate(cls, alg: Algorithm, now: float) -> KeyRing:
@@ -150,11 +153,14 @@ class KeyRing:
         return replace(self, keys=kept)
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "version": 1,
             "mac_secret": _b64(self.mac_secret),
             "keys": [k.to_record() for k in self.keys],
         }
+        if self.store_epoch is not None:
+            record["store_epoch"] = self.store_epoch
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> KeyRing:
@@ -162,7 +168,12 @@ class KeyRing:
             if record.get("version") != 1:
                 raise ConfigurationError("unknown key material version")
             keys: Iterable[dict[str, Any]] = record["keys"]
-            return cls(_unb64(record["mac_secret"]), tuple(SigningKey.from_record(k) for k in keys))
+            epoch = record.get("store_epoch")
+            return cls(
+                _unb64(record["mac_secret"]),
+                tuple(SigningKey.from_record(k) for k in keys),
+                None if epoch is None else str(epoch),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError("key material is corrupt") from exc
 

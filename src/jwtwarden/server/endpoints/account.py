@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...core import inputs
-from ...errors import NotFoundError
-from ..requests import read_json
+from ...errors import InvalidRequestError, NotFoundError
+from ..requests import BOOLEAN_QUERY, read_json
 from .context import context, revokes
 from .models import PasswordChange, SessionOut
 
@@ -61,7 +61,10 @@ async def logout(request: Request) -> Response:
 async def logout_all(request: Request) -> Response:
     ctx = context(request)
     claims, via_cookie = await ctx.caller(request)
-    keep = request.query_params.get("keep_current", "false").lower() in ("true", "1", "yes")
+    keep_current = request.query_params.get("keep_current", "false")
+    if keep_current not in BOOLEAN_QUERY:
+        raise InvalidRequestError("keep_current is true or false.")
+    keep = keep_current in ("true", "1", "yes")
     await ctx.service.logout_all(claims.sub, keep_sid=claims.sid if keep else None)
     response = Response(status_code=204)
     if via_cookie and not keep:

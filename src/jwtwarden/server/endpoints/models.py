@@ -4,10 +4,38 @@ the OpenAPI document. Unknown fields are refused; every field is bounded."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...core.inputs import MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH
 from ...core.sessions import Session
+
+#: A role, as ``core.users`` accepts it.
+Role = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+#: No control character or line/paragraph separator (lone surrogates cannot
+#: arrive in UTF-8 JSON; core.inputs._PASSWORD_REFUSED).
+_PASSWORD_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
+#: No control character and no outer space (core.inputs.username; its
+#: "printable" test also refuses format and unassigned characters, which no
+#: pattern here spells out).
+_USERNAME_TEXT = (
+    r"^[^\s\u0000-\u001f\u007f-\u009f]"
+    r"(?:[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+)
+#: A password being set: the server's bounds (core.inputs.new_password).
+NewPassword = Annotated[
+    str,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, pattern=_PASSWORD_TEXT),
+]
+#: A password presented to be checked (core.inputs.presented_password).
+Password = Annotated[
+    str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH, pattern=_PASSWORD_TEXT)
+]
+#: A username (core.inputs.username).
+Username = Annotated[
+    str, Field(min_length=1, max_length=MAX_USERNAME_LENGTH, pattern=_USERNAME_TEXT)
+]
 
 
 class Strict(BaseModel):
@@ -15,18 +43,18 @@ class Strict(BaseModel):
 
 
 class PasswordChange(Strict):
-    current_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
+    current_password: Password
+    new_password: NewPassword
 
 
 class NewUser(Strict):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(max_length=1024)
-    roles: list[str] = Field(default_factory=list, max_length=32)
+    username: Username
+    password: NewPassword
+    roles: list[Role] = Field(default_factory=list, max_length=32)
 
 
 class Roles(Strict):
-    roles: list[str] = Field(max_length=32)
+    roles: list[Role] = Field(max_length=32)
 
 
 class Ban(Strict):
@@ -34,8 +62,8 @@ class Ban(Strict):
 
 
 class Login(Strict):
-    username: str = Field(max_length=600)
-    password: str = Field(max_length=1024)
+    username: Username
+    password: Password
 
 
 class UserOut(BaseModel):

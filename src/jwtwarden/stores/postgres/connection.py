@@ -1,7 +1,9 @@
 """Connections of the PostgreSQL store: a psycopg pool per event loop,
 opened on first use (after the schema check), every driver error translated
 to a store error, and a read retried once after a broken connection
-(docs/stores.md)."""
+(docs/stores.md). A circuit breaker (:mod:`..breaker`) answers at once
+while the server is known to be down, and replaces the pool, whose
+reconnection backs off, when the server is back."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ...errors import StoreConflictError, StoreUnavailableError
 from .._per_loop import PerLoop
+from ..breaker import BreakerPolicy, CircuitBreaker
 
 __all__ = ["Connections", "translated"]
 
@@ -32,7 +35,8 @@ class Connections:
     ``timeout`` bounds each call (waiting for a pooled connection,
     connecting, the server's ``statement_timeout``); ``max_size`` caps the
     pool of each event loop. ``check`` runs on a connection of the first
-    pool opened, until it passes (the schema check).
+    pool opened, until it passes (the schema check). ``breaker`` says when
+    the server counts as down.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class Connections:
         timeout: float,
         max_size: int,
         check: Callable[[Conn], Awaitable[None]],
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         params = conninfo_to_dict(url)
         params.setdefault("application_name", "jwtwarden")
@@ -54,6 +59,16 @@ class Connections:
         #: Whether ``check`` has passed; cleared to check again.
         self.checked = False
         self._pools: PerLoop[_Pool] = PerLoop(self._open_pool, _close_pool)
+        #: Open while the server is known to be down.
+        self.breaker = CircuitBreaker(
+            "postgresql", self._probe, breaker, on_recover=self._pools.close
+        )
+
+    async def _probe(self) -> None:
+        async def select(conn: Conn) -> None:
+            await conn.execute("SELECT 1")
+
+        await self.run_unchecked(select)
 
     async def _open_pool(self) -> _Pool:
         pool: _Pool = AsyncConnectionPool(
@@ -86,22 +101,52 @@ class Connections:
 
         A read that met a broken connection is tried once more, after the
         pool has weeded out its dead idle connections; a write is not (its
-        outcome is unknown)."""
+        outcome is unknown). While the breaker is open, StoreUnavailableError
+        at once."""
+        return await self.breaker.call(lambda: self._run(fn, read=read))
+
+    async def _run(self, fn: Callable[[Conn], Awaitable[_T]], *, read: bool) -> _T:
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(self._timeout * 2):
                     pool = await self._pools.get()
-                    async with pool.connection() as conn:
-                        return await fn(conn)
+                    conn = await self._getconn(pool)
+                    try:
+                        async with conn:  # as pool.connection() does
+                            return await fn(conn)
+                    finally:
+                        await pool.putconn(conn)
             except psycopg.errors.UniqueViolation as exc:
                 raise StoreConflictError(detail=f"postgresql: {exc.diag.constraint_name}") from exc
             except (psycopg.Error, TimeoutError, OSError) as exc:
-                # Dead idle connections go either way; only a read is retried.
-                weeded = _is_broken_connection(exc) and await self._weed()
+                if _is_broken_connection(exc):
+                    self.breaker.suspect()
+                # Dead idle connections go either way; only a read is retried,
+                # and not once the server is known to be down.
+                weeded = (
+                    _is_broken_connection(exc) and not self.breaker.is_open and await self._weed()
+                )
                 if weeded and read and attempt == 1:
                     continue
                 raise _unavailable(exc) from exc
         raise AssertionError("unreachable")
+
+    async def _getconn(self, pool: _Pool) -> Conn:
+        """A pooled connection, waited for in slices: a connection this slow
+        to come may mean the server is gone, so the breaker probes once (and
+        opens) meanwhile, and an open breaker ends the wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while True:
+            left = deadline - loop.time()
+            try:
+                return await pool.getconn(
+                    timeout=max(0.001, min(self.breaker.policy.probe_interval, left))
+                )
+            except PoolTimeout:
+                if self.breaker.is_open or loop.time() >= deadline:
+                    raise
+                self.breaker.suspect()
 
     async def _weed(self) -> bool:
         """Make the pool drop its dead idle connections; False if it cannot."""
@@ -157,6 +202,7 @@ class Connections:
     async def close(self) -> None:
         """Close the pool of the running loop; pools of other (finished)
         loops are dropped."""
+        await self.breaker.close()
         await self._pools.close()
 
 

@@ -15,6 +15,7 @@ from ...core.view import RevocationEvent, RevocationSnapshot
 from .._rows import Rows, feed_position, session_from, session_row
 from .._sql import PSYCOPG, USER_STATE, Dialect, UserWrites, purge_params
 from ..base import RevocationFacts
+from ..breaker import BreakerPolicy
 from .connection import Conn, Connections, translated
 from .feed import append_event, events_from, snapshot_from, wait_for_event
 from .migrations import apply_migrations, check_schema, schema_version
@@ -51,6 +52,7 @@ class PostgresStore(UserWrites):
     and the server-side ``statement_timeout``. ``max_size`` caps the pool of
     each event loop. With ``auto_migrate`` (the default) a fresh schema is
     created on first use; a schema at another version is always refused.
+    ``breaker`` says when the server counts as down (:mod:`..breaker`).
     """
 
     _dialect: ClassVar[Dialect] = PSYCOPG
@@ -64,11 +66,14 @@ class PostgresStore(UserWrites):
         timeout: float = 5.0,
         max_size: int = 10,
         auto_migrate: bool = True,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         #: The policy the store was opened with.
         self.policy = policy or Policy()
         self._auto_migrate = auto_migrate
-        self._db = Connections(url, timeout=timeout, max_size=max_size, check=self._check_schema)
+        self._db = Connections(
+            url, timeout=timeout, max_size=max_size, check=self._check_schema, breaker=breaker
+        )
 
     async def _check_schema(self, conn: Conn) -> None:
         await check_schema(conn, auto_migrate=self._auto_migrate)

@@ -5,8 +5,8 @@ A redis-py connection belongs to the loop that opened it, so each loop gets
 its own client (:class:`~jwtwarden.stores._per_loop.PerLoop`). Connecting
 and each command are bounded by ``timeout`` seconds; a killed connection is
 reopened and the command retried once; every failure raises
-:class:`~jwtwarden.errors.StoreUnavailableError` (docs/stores.md,
-"Connections").
+:class:`~jwtwarden.errors.StoreUnavailableError`, at once while the server
+is known to be down (:mod:`..breaker`; docs/stores.md, "Connections").
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from redis.exceptions import MaxConnectionsError, RedisError
 
 from ...errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from .._per_loop import PerLoop
+from ..breaker import BreakerPolicy, CircuitBreaker
 
 __all__ = ["Conn", "Connector", "Scripts"]
 
@@ -54,6 +55,7 @@ class Scripts:
     forget: AsyncScript
     release: AsyncScript
     swap: AsyncScript
+    trim: AsyncScript
 
 
 @functools.cache
@@ -94,7 +96,7 @@ class Connector:
     The first client the store opens (in any loop) makes first contact:
     it checks the server's eviction policy (a WARNING, or
     :class:`~jwtwarden.errors.ConfigurationError` when
-    ``require_noeviction``), then runs ``first_contact`` (the epoch).
+    ``require_noeviction``).
     """
 
     def __init__(
@@ -105,7 +107,7 @@ class Connector:
         timeout: float,
         max_connections: int,
         require_noeviction: bool,
-        first_contact: Callable[[Conn], Awaitable[None]],
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         #: The URL as redis-py reads it; never logged (it may hold a password).
         self._url = url
@@ -114,13 +116,24 @@ class Connector:
         self.timeout = timeout
         self._max_connections = max_connections
         self._require_noeviction = require_noeviction
-        self._first_contact = first_contact
         self._contacted = False
         self._clients: PerLoop[Conn] = PerLoop(self._open, _close)
+        #: Open while the server is known to be down.
+        self.breaker = CircuitBreaker("redis", self._probe, breaker)
+
+    async def _probe(self) -> None:
+        async def ping(conn: Conn) -> None:
+            await conn.redis.ping()
+
+        await self._run(ping)
 
     async def run(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
         """Run ``fn`` with this loop's client, translating every driver error
-        to StoreUnavailableError (conflicts and configuration errors pass)."""
+        to StoreUnavailableError (conflicts and configuration errors pass);
+        at once while the breaker is open."""
+        return await self.breaker.call(lambda: self._run(fn))
+
+    async def _run(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
         try:
             async with asyncio.timeout(self.timeout * 3):
                 return await fn(await self._clients.get())
@@ -132,6 +145,7 @@ class Connector:
     async def close(self) -> None:
         """Close the running loop's client; those of other (finished) loops
         are dropped."""
+        await self.breaker.close()
         await self._clients.close()
 
     async def _open(self) -> Conn:
@@ -152,7 +166,6 @@ class Connector:
         if not self._contacted:
             try:
                 await self._check_eviction(conn)
-                await self._first_contact(conn)
             except BaseException:
                 await client.aclose()
                 raise

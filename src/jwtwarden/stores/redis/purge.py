@@ -38,13 +38,18 @@ class Purger:
         """Delete what is dead at ``now`` under ``policy``; how many
         records and events went."""
         keys, horizon = self._keys, policy.revocation_horizon
-        pipe = conn.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(keys.denied, "-inf", fmt_float(now))
-        # Index entries past core.view.event_forget_at (at + horizon <= now),
-        # rearranged into a score range.
-        pipe.zremrangebyscore(keys.revoked, "-inf", fmt_float(now - horizon))
-        pipe.zremrangebyscore(keys.cutoffs, "-inf", fmt_float(now - horizon))
-        denied = (await pipe.execute())[0]
+        # The watched indexes are trimmed by scripts/trim.lua, so one the
+        # trim empties is not taken for a lost one. Index entries go past
+        # core.view.event_forget_at (at + horizon <= now), rearranged into a
+        # score range.
+        denied = 0
+        for key, upto in (
+            (keys.denied, now),
+            (keys.revoked, now - horizon),
+            (keys.cutoffs, now - horizon),
+        ):
+            trimmed = await conn.scripts.trim(keys=[key, keys.epoch], args=[fmt_float(upto)])
+            denied += int(trimmed) if key == keys.denied else 0
         sessions = await self._sweep(conn, "s", lambda ks: self._sessions(conn, ks, now, policy))
         before = now - policy.login_window
         failures = await self._sweep(conn, "f", lambda ks: _failures(conn, ks, before))

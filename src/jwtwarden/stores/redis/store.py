@@ -23,6 +23,7 @@ from ...core.users import User, normalize_username
 from ...core.view import RevocationEvent, RevocationSnapshot
 from ...errors import StoreConflictError
 from ..base import RevocationFacts
+from ..breaker import BreakerPolicy
 from . import feed, snapshot
 from .codec import (
     client_fields,
@@ -58,7 +59,8 @@ class RedisStore:
     ``require_noeviction=true`` to refuse a server whose
     ``maxmemory-policy`` could evict keys. ``timeout`` bounds connecting and
     each command, in seconds; ``max_connections`` caps the pool of each
-    event loop (a burst beyond it waits for a connection). Raises
+    event loop (a burst beyond it waits for a connection); ``breaker`` says
+    when the server counts as down (:mod:`..breaker`). Raises
     :class:`~jwtwarden.errors.ConfigurationError` for a bad prefix.
     """
 
@@ -69,6 +71,7 @@ class RedisStore:
         policy: Policy | None = None,
         timeout: float = 2.0,
         max_connections: int = 256,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
@@ -98,7 +101,7 @@ class RedisStore:
             timeout=timeout,
             max_connections=max_connections,
             require_noeviction=require_noeviction,
-            first_contact=self._epoch.first_contact,
+            breaker=breaker,
         )
 
     async def ping(self) -> None:
@@ -328,9 +331,23 @@ class RedisStore:
         self, after: str | None, now: float, horizon: float, limit: int = 1000
     ) -> list[RevocationEvent]:
         async def changes(conn: Conn) -> list[RevocationEvent]:
-            return await feed.changes(conn, self._keys.feed, after, now, horizon, limit)
+            epoch = await self._epoch.check(conn, now)
+            return await feed.changes(conn, self._keys.feed, epoch.id, after, now, horizon, limit)
 
         return await self._conn.run(changes)
+
+    async def check_continuity(self, witness: str | None, now: float, *, may_be_new: bool) -> str:
+        """Compare the store's epoch with ``witness``, the epoch the keyring
+        last signed under, and raise a store cutoff at ``now`` if the store
+        cannot prove it kept its revocations; ``may_be_new`` when the ring was
+        just made where the store's loss cannot reach it. The epoch to bind
+        the ring to (:mod:`.epoch`)."""
+
+        async def confirm(conn: Conn) -> str:
+            state = await self._epoch.confirm(conn, now, witness, may_be_new=may_be_new)
+            return state.id
+
+        return await self._conn.run(confirm)
 
     async def wait_for_revocations(self, after: str | None, timeout: float) -> None:
         """Return once the feed may hold an event after ``after``, or after
