@@ -32,7 +32,10 @@ async def test_the_follower_relays_at_most_its_event_buffer(
     svc: TokenService = await make_service("memory")
     await svc.create_user("alice", PASSWORD)
     follower = RevocationFollower(
-        svc.store, RevocationView(), clock=clock, horizon=svc.policy.revocation_horizon,
+        svc.store,
+        RevocationView(),
+        clock=clock,
+        horizon=svc.policy.revocation_horizon,
         keep_events=5,
     )
     await follower.poll()

@@ -159,9 +159,7 @@ class LogWriter:
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
             self._second = second
         millis = int((now - second) * 1000)
-        self.write(
-            f"{self._stamp},{millis:03d} {self._pid} INFO jwtwarden.access: {message}\n"
-        )
+        self.write(f"{self._stamp},{millis:03d} {self._pid} INFO jwtwarden.access: {message}\n")
 
     def flush(self) -> None:
         with self._lock:
@@ -216,7 +214,7 @@ class _WriterHandler(logging.Handler):
 
 #: What JSON-string escaping leaves as it is: printable ASCII but quote and
 #: backslash. Such a value is logged without calling the escaper.
-_PLAIN = re.compile(r'[ !#-\[\]-~]*')
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
 
 
 def access_message(client: str, method: str, path: str, status: int, millis: float) -> str:
