@@ -28,7 +28,10 @@ __all__ = ["RevocationFollower"]
 
 logger = logging.getLogger("jwtwarden.feed")
 
-#: Events kept for relaying to verifiers that reconnect with a position.
+#: Events kept for relaying to verifiers that reconnect with a position: the
+#: only buffer of the feed endpoint (each stream reads from it, none keeps
+#: its own). About 300 bytes an event, so about 3 MB at most; a verifier
+#: further behind starts again from a snapshot.
 RECENT_EVENTS = 10_000
 
 
@@ -43,6 +46,7 @@ class RevocationFollower:
         clock: Clock,
         horizon: float,
         poll_interval: float = 0.05,
+        keep_events: int = RECENT_EVENTS,
     ) -> None:
         self.store = store
         self.view = view
@@ -54,7 +58,7 @@ class RevocationFollower:
         #: When the store last answered (clock time); -inf before the first.
         self.synced_at = float("-inf")
         #: Recent events, for relaying to reconnecting verifiers.
-        self.recent: deque[RevocationEvent] = deque(maxlen=RECENT_EVENTS)
+        self.recent: deque[RevocationEvent] = deque(maxlen=keep_events)
         #: ``recent`` holds exactly the events after this position.
         self._base: str | None = None
         self._changed = asyncio.Condition()

@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-__all__ = ["CONTENT_SECURITY_POLICY", "security_headers"]
+__all__ = ["CONTENT_SECURITY_POLICY", "with_security_headers"]
 
 #: Swagger UI sets inline style attributes, so styles allow them; scripts
 #: never run inline.
@@ -26,25 +24,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """Wrap ``app`` so each HTTP response carries the headers above."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = _with_security_headers(list(message.get("headers", [])))
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return wrapped
-
-
-def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` of a response, with the headers above added where they
+    apply and the response did not set its own."""
     names = {name.lower() for name, _ in headers}
     content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"").lower()
     if b"x-content-type-options" not in names:

@@ -17,7 +17,10 @@ __all__ = ["end_session", "logout", "logout_all", "me", "password", "sessions"]
 
 async def me(request: Request) -> Response:
     claims, _ = await context(request).caller(request)
-    return JSONResponse(claims.raw, headers={"cache-control": "no-store"})
+    return Response(claims.payload_json, headers=_NO_STORE, media_type="application/json")
+
+
+_NO_STORE = {"cache-control": "no-store"}
 
 
 async def sessions(request: Request) -> Response:
