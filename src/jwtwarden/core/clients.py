@@ -1,4 +1,6 @@
-"""Resource-server clients: the callers of token introspection (RFC 7662)."""
+"""Registered clients: resource servers (the callers of token introspection,
+RFC 7662, and of the revocation feed) and trusted backends that may also
+start sessions for their own users with the JWT-bearer grant (RFC 7523)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,19 @@ __all__ = ["Client", "hash_client_secret", "is_client_secret"]
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """A resource server's credentials; only a hash of the secret is kept."""
+    """A client's credentials; only a hash of the secret is kept."""
 
     client_id: str
     name: str
     secret_hash: str = field(repr=False)
     created_at: float = 0.0
+    #: May start sessions with the JWT-bearer grant (RFC 7523).
+    issues_sessions: bool = False
+    #: The roles its sessions may carry (the ``scope`` of its requests).
+    session_roles: tuple[str, ...] = ()
+    #: Its public keys, a JWK Set as JSON (``tokens/jwks.py``,
+    #: ``registered_jwks``); ``None``: it signs with its secret (HS256).
+    jwks: str | None = None
 
 
 def hash_client_secret(secret: str) -> str:
