@@ -23,7 +23,8 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
     ("/token", "post"): (
         oauth.token,
         Operation(
-            "RFC 6749 token endpoint: password and refresh_token grants",
+            "RFC 6749 token endpoint: password, refresh_token and (RFC 7523) "
+            "urn:ietf:params:oauth:grant-type:jwt-bearer grants",
             "OAuth",
             grants={
                 "password": {
@@ -33,8 +34,12 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
                     "scope": False,
                 },
                 "refresh_token": {"refresh_token": True, "scope": False},
+                "urn:ietf:params:oauth:grant-type:jwt-bearer": {
+                    "assertion": True,
+                    "scope": False,
+                },
             },
-            errors=(400, 413, 415, 429, 503),
+            errors=(400, 401, 413, 415, 429, 503),
         ),
     ),
     ("/revoke", "post"): (

@@ -3,7 +3,6 @@ account and client parts."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..core import inputs
@@ -18,24 +17,21 @@ from ..errors import (
     NotFoundError,
     RefreshTokenReusedError,
 )
-from ..tokens.access import AccessClaims, encode_access_token, new_access_claims
+from ..tokens.access import AccessClaims
 from ..tokens.jwks import export_jwks
 from ..tokens.keys import SigningKey
 from ..tokens.refresh import (
     is_genuine,
-    mint_refresh_token,
-    new_salt,
-    new_sid,
     parse_refresh_token,
 )
 from .accounts import Accounts
 from .base import TokenPair
-from .clients import Clients
+from .sessions import Sessions
 
 __all__ = ["TokenService"]
 
 
-class TokenService(Accounts, Clients):
+class TokenService(Accounts, Sessions):
     """Login, rotation, revocation and verification over one store.
 
     Build it with :meth:`open` from :class:`~jwtwarden.settings.Settings`, or
@@ -81,23 +77,7 @@ class TokenService(Accounts, Clients):
         assert user is not None
         if rehash:
             await self._upgrade_hash(user, password)
-        session = Session(
-            sid=new_sid(),
-            sub=user.sub,
-            generation=0,
-            salt=new_salt(),
-            auth_time=now,
-            expires_at=now + self.policy.session_ttl,
-            last_used_at=now,
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-        )
-        await self.store.create_session(session)
-        self._salts.put(session.sid, session.salt)
-        self._emit("login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent)
-        await self._housekeeping(now)
-        return self._issue(session, user, session.generation, now)
+        return await self._begin(user, now, ip, user_agent, client_id)
 
     async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
         """The user if the password is theirs, and whether their hash should
@@ -192,20 +172,6 @@ class TokenService(Accounts, Clients):
             current_generation=decision.current_generation,
             revoked=self.policy.reuse_revokes,
             session_ip=session.ip,
-        )
-
-    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
-        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
-        exp = claims["exp"]
-        return TokenPair(
-            access_token=encode_access_token(claims, self.keys.signing_key()),
-            refresh_token=mint_refresh_token(
-                self.keys.ring.mac_secret, session.sid, generation, session.salt
-            ),
-            expires_in=max(0, min(math.ceil(exp - now), math.ceil(self.policy.access_ttl))),
-            sub=user.sub,
-            sid=session.sid,
-            refresh_expires_in=max(0, math.floor(session.expires_at - now)),
         )
 
     # revocation

@@ -29,8 +29,10 @@ from ..core.view import RevocationEvent, RevocationSnapshot, event_forget_at
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from . import _sql
 from ._rows import (
+    CLIENT_COLUMNS,
     SESSION_AND_USER_COLUMNS,
     SESSION_COLUMNS,
+    SESSION_WIDTH,
     USER_COLUMNS,
     Rows,
     event_from,
@@ -43,12 +45,21 @@ from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
+#: Columns added after a table was first created: ``(table, column, type)``.
+#: An older file gets them by ``ALTER TABLE … ADD COLUMN`` (a new one has
+#: them in ``sqlite_schema.sql`` already), so existing databases keep working.
+_ADDED_COLUMNS = (
+    ("sessions", "claims", "TEXT"),  # 3
+    ("clients", "issues_sessions", "INTEGER NOT NULL DEFAULT 0"),  # 4
+    ("clients", "session_roles", "TEXT NOT NULL DEFAULT '[]'"),
+    ("clients", "jwks", "TEXT"),
+)
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
 _GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE sub = ?"
-_NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({SQLITE.values(13)})"
+_NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({SQLITE.values(SESSION_WIDTH)})"
 _GET_SESSION = (
     f"SELECT {SESSION_AND_USER_COLUMNS} "
     "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?"
@@ -81,6 +92,8 @@ _PURGES = (
     "OR s.last_used_at <= :now - :idle "
     "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
     "LIMIT :n)",
+    "DELETE FROM seen_once WHERE (namespace, key) IN (SELECT namespace, key FROM seen_once "
+    "WHERE until <= :now LIMIT :n)",
     "DELETE FROM login_failures WHERE rowid IN "
     "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)",
     # Mirrors jwtwarden.core.view.event_forget_at.
@@ -145,10 +158,7 @@ class SqliteStore(UserWrites):
                     f"{SCHEMA_VERSION}. Upgrade jwtwarden."
                 )
             if version < SCHEMA_VERSION:
-                schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-                )
+                _upgrade(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(detail=f"sqlite open {self.path}: {exc}") from exc
         return conn
@@ -384,14 +394,22 @@ class SqliteStore(UserWrites):
     # resource-server clients
 
     async def create_client(self, client: Client) -> None:
-        sql = "INSERT INTO clients (client_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)"
-        params = (client.client_id, client.name, client.secret_hash, client.created_at)
-        await self._run(self._execute, sql, params)
+        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({SQLITE.values(7)})"
+        await self._run(self._execute, sql, self._rows.client_row(client))
 
     async def get_client(self, client_id: str) -> Client | None:
-        sql = "SELECT client_id, name, secret_hash, created_at FROM clients WHERE client_id = ?"
+        sql = f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"
         row = self._read_one(sql, (client_id,))
-        return None if row is None else Client(*row)
+        return None if row is None else self._rows.client(row)
+
+    # single-use ids
+
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        row = await self._write_one(
+            SQLITE.sql(_sql.REMEMBER_ONCE),
+            {"ns": namespace, "key": key, "now": now, "until": until},
+        )
+        return row is not None
 
     # secret material
 
@@ -440,6 +458,26 @@ class SqliteStore(UserWrites):
 
     async def _changed(self, sql: str, params: Any) -> bool:
         return await self._run(lambda: self._execute(sql, params).rowcount > 0)
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an older (or empty) file to :data:`SCHEMA_VERSION`: the tables
+    and indexes that are missing (the schema is all ``IF NOT EXISTS``), then
+    the columns that are missing, under the write lock so two processes
+    upgrading at once add each column once."""
+    schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
+    conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _guarded(fn: Callable[..., _T], *args: Any) -> _T:

@@ -1,4 +1,6 @@
--- jwtwarden SQLite schema, version 1 (PRAGMA user_version).
+-- jwtwarden SQLite schema (PRAGMA user_version: sqlite.py, SCHEMA_VERSION).
+-- Every statement is IF NOT EXISTS; columns added later are also listed in
+-- sqlite.py's _ADDED_COLUMNS, which adds them to older files.
 -- Times are REAL epoch seconds; the same doubles the tokens carry.
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     revoke_reason TEXT,
     ip            TEXT,
     user_agent    TEXT,
-    client_id     TEXT NOT NULL
+    client_id     TEXT NOT NULL,
+    claims        TEXT                    -- schema 3: custom claims, JSON
 );
 CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions (sub);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
@@ -51,11 +54,24 @@ CREATE INDEX IF NOT EXISTS login_failures_by_key ON login_failures (key, at);
 CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (at);
 -- Resource servers allowed to introspect tokens; secrets kept as SHA-256.
 CREATE TABLE IF NOT EXISTS clients (
-    client_id   TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    secret_hash TEXT NOT NULL,
-    created_at  REAL NOT NULL
+    client_id       TEXT PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    secret_hash     TEXT NOT NULL,
+    created_at      REAL NOT NULL,
+    -- schema 4: a backend that starts sessions (JWT-bearer grant)
+    issues_sessions INTEGER NOT NULL DEFAULT 0,
+    session_roles   TEXT NOT NULL DEFAULT '[]',   -- JSON array
+    jwks            TEXT                          -- public JWK Set; NULL: HS256
 );
+-- Single-use ids (schema 4): a JWT-bearer assertion's jti, kept until it
+-- expires (remember_once; purged by purge_expired).
+CREATE TABLE IF NOT EXISTS seen_once (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    until     REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_once_by_time ON seen_once (until);
 -- The revocation feed (schema 2): one row per revocation, in commit order
 -- (SQLite has one writer; AUTOINCREMENT never reuses a position). Trimmed
 -- once an event can no longer matter.

@@ -1,4 +1,6 @@
-"""Flask: an extension holding the verifier, and a view decorator.
+"""Flask: an extension holding the verifier (or an embedded service), a
+view decorator, a session starter for the app's own users, and a user
+loader.
 
 ::
 
@@ -15,29 +17,78 @@ cookie, puts the claims on ``flask.g.jwtwarden_claims`` and otherwise
 answers 401 ``invalid_token`` or 403 ``insufficient_scope`` with the RFC
 6750 challenge, or 503 ``temporarily_unavailable`` with ``Retry-After`` when
 tokens cannot be judged now (revocations out of date, keys unreachable).
+``@require_token(optional=True)`` also runs the view for a request without
+any token, with ``g.jwtwarden_claims = None`` (a token that is present but
+bad is still refused: it is never taken for "anonymous").
 ``app.config["JWTWARDEN_INSECURE_COOKIES"] = True`` also accepts the
 plain-HTTP development cookie.
 
-Flask is imported here only; ``jwtwarden.verifier`` never imports it.
+An app with its own user table starts jwtwarden sessions itself: give the
+extension a ``service`` (a :class:`jwtwarden.sync.TokenService` on the
+store ``jwtwarden serve`` uses, or its own) and call
+:func:`create_session` after checking the user's password::
+
+    warden = JwtWarden(app, service=TokenService.open(Settings()))
+
+    @warden.user_loader
+    def load_user(claims):                  # the app's own user, by sub
+        return db.get_user(int(claims.sub))
+
+    @app.post("/login")
+    def login():
+        user = check_password(...)          # the app's own check
+        pair = create_session(str(user.id), roles=user.roles)
+        return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
+
+    @app.get("/me")
+    @require_token()
+    def me():
+        return {"name": current_user.name}  # loaded once per request, lazily
+
+Without a ``verifier``, tokens are checked by ``service.verify`` (against
+the store, revocations included). Flask is imported here only;
+``jwtwarden.verifier`` never imports it, nor the service.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
+from werkzeug.local import LocalProxy
 
 from ..errors import ConfigurationError, JwtWardenError
 from ..tokens.access import AccessClaims
 from .credentials import refusal_for
 from .verifier import Verifier, require_roles, token_from_headers
 
-__all__ = ["JwtWarden", "require_token"]
+__all__ = ["EmbeddedService", "JwtWarden", "create_session", "current_user", "require_token"]
 
 View = TypeVar("View", bound=Callable[..., Any])
+UserLoader = Callable[[AccessClaims], Any]
 _EXTENSION = "jwtwarden"
+#: Where a request's loaded user is kept (``flask.g``), once per request.
+_USER = "jwtwarden_user"
+
+
+class EmbeddedService(Protocol):
+    """What the extension uses of a :class:`jwtwarden.sync.TokenService`
+    (named structurally, so this module never imports the auth server)."""
+
+    def start_session(
+        self,
+        sub: str,
+        *,
+        roles: Iterable[str] = ...,
+        claims: Mapping[str, object] | None = ...,
+        ip: str | None = ...,
+        user_agent: str | None = ...,
+        client_id: str = ...,
+    ) -> Any: ...
+
+    def verify(self, access_token: str) -> AccessClaims: ...
 
 
 class JwtWarden:
@@ -46,31 +97,98 @@ class JwtWarden:
     ``verifier`` may be given here or to :meth:`init_app` (app factories).
     """
 
-    def __init__(self, app: Flask | None = None, *, verifier: Verifier | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        verifier: Verifier | None = None,
+        service: EmbeddedService | None = None,
+    ) -> None:
         self.verifier = verifier
+        #: The service :func:`create_session` starts sessions with, if any.
+        self.service = service
+        self._load_user: UserLoader | None = None
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
+    def init_app(
+        self,
+        app: Flask,
+        verifier: Verifier | None = None,
+        *,
+        service: EmbeddedService | None = None,
+    ) -> None:
         """Register on ``app``. Raises
-        :class:`~jwtwarden.errors.ConfigurationError` without a verifier."""
-        chosen = verifier or self.verifier
-        if chosen is None:
-            raise ConfigurationError("JwtWarden needs a verifier.")
-        self.verifier = chosen
+        :class:`~jwtwarden.errors.ConfigurationError` without a verifier or
+        a service to check tokens with."""
+        self.verifier = verifier or self.verifier
+        self.service = service or self.service
+        if self.verifier is None and self.service is None:
+            raise ConfigurationError("JwtWarden needs a verifier (or an embedded service).")
         app.config.setdefault("JWTWARDEN_INSECURE_COOKIES", False)
         app.extensions[_EXTENSION] = self
+
+    def user_loader(self, load: UserLoader) -> UserLoader:
+        """Register ``load(claims) -> user or None``, the app's own user for
+        a verified token; :data:`current_user` calls it at most once per
+        request, when first used. Usable as a decorator."""
+        self._load_user = load
+        return load
 
     def authenticate(self) -> AccessClaims:
         """The claims of the current request's token. Raises what the
         verifier raises, or ``InvalidTokenError`` when no token came."""
-        assert self.verifier is not None
-        token = token_from_headers(
+        return self.check(self.presented_token())
+
+    def presented_token(self) -> str:
+        """The current request's access token; InvalidTokenError if none."""
+        return token_from_headers(
             request.headers.get("Authorization"),
             request.headers.get("Cookie"),
             insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
         )
-        return self.verifier.verify(token)
+
+    def check(self, token: str) -> AccessClaims:
+        """Verify ``token`` with the verifier, else with the service."""
+        if self.verifier is not None:
+            return self.verifier.verify(token)
+        assert self.service is not None
+        return self.service.verify(token)
+
+    def load_user(self) -> Any:
+        """The current request's user (``None`` without claims, without a
+        loader, or when the loader finds none), loaded once per request."""
+        if _USER not in g:
+            claims = g.get("jwtwarden_claims")
+            found = None
+            if claims is not None and self._load_user is not None:
+                found = self._load_user(claims)
+            setattr(g, _USER, found)
+        return g.get(_USER)
+
+
+def create_session(
+    user_id: str,
+    *,
+    roles: Iterable[str] = (),
+    claims: Mapping[str, object] | None = None,
+) -> Any:
+    """Start a jwtwarden session for the app's own user ``user_id`` (the
+    service's ``start_session``), with the request's client IP and user
+    agent when called in a request; returns its token pair. Raises
+    ``RuntimeError`` if the extension has no ``service``, and what
+    ``start_session`` raises (InvalidRequestError, InvalidGrantError)."""
+    service = _extension().service
+    if service is None:
+        raise RuntimeError("create_session needs JwtWarden(service=jwtwarden.sync.TokenService).")
+    ip = request.remote_addr if has_request_context() else None
+    agent = request.headers.get("User-Agent") if has_request_context() else None
+    return service.start_session(user_id, roles=roles, claims=claims, ip=ip, user_agent=agent)
+
+
+#: The current request's user, from the :meth:`JwtWarden.user_loader`;
+#: ``None`` when there is no verified token or no such user.
+current_user: Any = LocalProxy(lambda: _extension().load_user())
 
 
 def refusal_response(error: JwtWardenError) -> Response:
@@ -79,9 +197,12 @@ def refusal_response(error: JwtWardenError) -> Response:
     return Response(refusal.body, status=refusal.status, headers=refusal.headers)
 
 
-def require_token(roles: Iterable[str] = ()) -> Callable[[View], View]:
+def require_token(roles: Iterable[str] = (), *, optional: bool = False) -> Callable[[View], View]:
     """Decorate a view so it runs only for a valid token carrying every role
     in ``roles``, with the claims on ``flask.g.jwtwarden_claims``.
+    ``optional=True`` also runs it for a request that carries no token at
+    all, with ``g.jwtwarden_claims = None``; a token that is present is
+    checked as always.
 
     Raises ``RuntimeError`` at request time if :class:`JwtWarden` was not
     initialised on the app.
@@ -93,8 +214,16 @@ def require_token(roles: Iterable[str] = ()) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            extension = _extension()
             try:
-                claims = require_roles(_extension().authenticate(), required)
+                token = extension.presented_token()
+            except JwtWardenError as error:
+                if not optional:
+                    return refusal_response(error)
+                g.jwtwarden_claims = None
+                return current_app.ensure_sync(view)(*args, **kwargs)
+            try:
+                claims = require_roles(extension.check(token), required)
             except JwtWardenError as error:
                 return refusal_response(error)
             g.jwtwarden_claims = claims

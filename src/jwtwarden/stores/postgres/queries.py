@@ -6,7 +6,7 @@ SQLite come from ``stores/_sql.py``."""
 from __future__ import annotations
 
 from .. import _sql
-from .._rows import SESSION_AND_USER_COLUMNS, SESSION_COLUMNS, USER_COLUMNS
+from .._rows import SESSION_AND_USER_COLUMNS, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS
 from .._sql import PSYCOPG
 
 #: Advisory-lock class of the feed's position order (7262 is the migrators').
@@ -18,7 +18,7 @@ NEW_USER = PSYCOPG.sql(_sql.NEW_USER)
 GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE sub = %s"
 FIND_USER = f"SELECT {USER_COLUMNS} FROM users WHERE username_key = %(key)s"
 LIST_USERS = f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, seq"
-NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({PSYCOPG.values(13)})"
+NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({PSYCOPG.values(SESSION_WIDTH)})"
 GET_SESSION = (
     f"SELECT {SESSION_AND_USER_COLUMNS} "
     "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = %(sid)s"
@@ -120,6 +120,8 @@ PURGES = (
     "AND u.cutoff_at > %(now)s - %(ttl)s AND s.revoked_at IS NULL "
     "AND s.auth_time < u.cutoff_at AND s.sid IS DISTINCT FROM u.keep_sid "
     "LIMIT %(n)s FOR UPDATE OF s SKIP LOCKED)",
+    "DELETE FROM seen_once WHERE (namespace, key) IN (SELECT namespace, key FROM seen_once "
+    "WHERE until <= %(now)s LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
     "DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures "
     "WHERE at <= %(now)s - %(window)s LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
     # Mirrors jwtwarden.core.view.event_forget_at. A jti event's "at" is its
