@@ -56,6 +56,7 @@ async def test_openapi_documents_every_route(h: Harness) -> None:
     assert by_grant == {
         "password": ["grant_type", "username", "password"],
         "refresh_token": ["grant_type", "refresh_token"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer": ["grant_type", "assertion"],
     }
     docs = await h.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
