@@ -1,0 +1,82 @@
+"""Fixtures of the jwtwarden.django suite (run by ``tests/django/test_app.py``
+under pytest-django): every test is transactional, because jwtwarden's store
+writes on its own connections and Django's signals act on commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from jwtwarden import FrozenClock
+from jwtwarden.django.service import close_service, get_service
+from tests.django.project.clock import CLOCK
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def _transactional(transactional_db: None) -> Iterator[None]:
+    yield
+    close_service()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return CLOCK
+
+
+@pytest.fixture
+def service() -> Any:
+    return get_service()
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice@example.test", PASSWORD)
+
+
+@pytest.fixture
+def staff(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("staff@example.test", PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def root(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_superuser("root@example.test", PASSWORD)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def plain() -> Client:
+    return Client(enforce_csrf_checks=True)
+
+
+def post(client: Any, path: str, data: dict[str, Any]) -> Any:
+    """A JSON POST, with either test client."""
+    if isinstance(client, APIClient):
+        return client.post(path, data, format="json")
+    return client.post(path, data, content_type="application/json")
+
+
+def login(client: Any, user: Any, password: str = PASSWORD) -> dict[str, str]:
+    """``{"access", "refresh"}`` of a new session of ``user``."""
+    response = post(client, "/api/token/", {"email": user.email, "password": password})
+    assert response.status_code == 200, response.content
+    body: dict[str, str] = response.json()
+    return body
+
+
+def refresh(client: Any, token: str) -> Any:
+    return post(client, "/api/token/refresh/", {"refresh": token})
+
+
+def verify(client: Any, token: str) -> int:
+    return int(post(client, "/api/token/verify/", {"token": token}).status_code)
