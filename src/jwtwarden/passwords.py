@@ -51,8 +51,8 @@ class Passwords:
         return await asyncio.to_thread(self._hasher.hash, normalize_password(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        """Whether ``password`` matches; ``None`` (no such user) burns the
-        same time and answers ``False``."""
+        """Whether ``password`` matches; ``None`` (no such user) or ``""`` (a
+        user without a password) burns the same time and answers ``False``."""
         return (await self.check(password_hash, password)).ok
 
     async def check(self, password_hash: str | None, password: str) -> PasswordCheck:
@@ -63,12 +63,15 @@ class Passwords:
         an unknown user (``None``), so the extra try reveals nothing."""
         if len(password) > MAX_PASSWORD_LENGTH:
             return PasswordCheck(False)
-        target = self._dummy if password_hash is None else password_hash
+        # No hash at all (an unknown user, or one the application
+        # authenticates itself: an empty hash) costs the same as a wrong password.
+        real = bool(password_hash)
+        target = password_hash if password_hash else self._dummy
         normalized = normalize_password(password)
         if await self._matches(target, normalized):
-            return PasswordCheck(password_hash is not None)
+            return PasswordCheck(real)
         if normalized != password and await self._matches(target, password):
-            return PasswordCheck(password_hash is not None, legacy=password_hash is not None)
+            return PasswordCheck(real, legacy=real)
         return PasswordCheck(False)
 
     async def _matches(self, target: str, password: str) -> bool:

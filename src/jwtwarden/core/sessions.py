@@ -38,6 +38,9 @@ class Session:
     ip: str | None = None
     user_agent: str | None = None
     client_id: str = "jwtwarden"
+    #: The application's custom claims for every access token of this
+    #: session, as canonical JSON (``core/claims.py``); ``None``: none.
+    claims: str | None = None
 
     def is_expired(self, now: float, policy: Policy) -> bool:
         """Past its absolute lifetime, or unused for longer than the idle TTL."""

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_ROLE_LENGTH",
     "MAX_USERNAME_LENGTH",
     "User",
+    "external_username",
     "normalize_username",
     "validate_roles",
     "validate_username",
@@ -31,6 +32,16 @@ def normalize_username(username: str) -> str:
     """The key usernames are unique by: NFKC, case-folded, so that ``Alice``,
     ``alice`` and a full-width ``ａｌｉｃｅ`` are one account."""
     return unicodedata.normalize("NFKC", username).casefold()
+
+
+def external_username(sub: str) -> str:
+    """The username of a user the application authenticates itself
+    (:meth:`~jwtwarden.service.TokenService.start_session`): its ``sub``,
+    with each capital letter written ``^`` and its lower case and ``^``
+    doubled. Usernames are unique case-insensitively but subs are not, so
+    ``User42`` and ``user42`` stay two users (``^user42``, ``user42``); the
+    common lower-case ids (``42``, a UUID) read unchanged."""
+    return "".join("^" + c.lower() if c.isupper() else "^^" if c == "^" else c for c in sub)
 
 
 def validate_username(username: object) -> str:
@@ -66,6 +77,12 @@ class User:
     roles: tuple[str, ...] = ()
     created_at: float = 0.0
     revocation: UserRevocation = field(default_factory=UserRevocation)
+
+    @property
+    def has_password(self) -> bool:
+        """Whether the user logs in with a jwtwarden password; one started by
+        ``start_session`` has none (an empty hash), so no login can succeed."""
+        return bool(self.password_hash)
 
     @property
     def username_key(self) -> str:

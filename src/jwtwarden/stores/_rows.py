@@ -15,11 +15,11 @@ from ..core.view import RevocationEvent, event_forget_at
 
 SESSION_COLUMNS = (
     "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
-    "revoked_at, revoke_reason, ip, user_agent, client_id"
+    "revoked_at, revoke_reason, ip, user_agent, client_id, claims"
 )
 USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
 #: How many columns a session row has (a joined row is session + user).
-SESSION_WIDTH = 13
+SESSION_WIDTH = 14
 
 
 def qualified(alias: str, columns: str) -> str:
@@ -46,6 +46,7 @@ def session_row(s: Session) -> tuple[Any, ...]:
         s.ip,
         s.user_agent,
         s.client_id,
+        s.claims,
     )
 
 

@@ -31,6 +31,7 @@ from . import _sql
 from ._rows import (
     SESSION_AND_USER_COLUMNS,
     SESSION_COLUMNS,
+    SESSION_WIDTH,
     USER_COLUMNS,
     Rows,
     event_from,
@@ -43,12 +44,16 @@ from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Columns added after a table was first created: ``(table, column, type)``.
+#: An older file gets them by ``ALTER TABLE … ADD COLUMN`` (a new one has
+#: them in ``sqlite_schema.sql`` already), so existing databases keep working.
+_ADDED_COLUMNS = (("sessions", "claims", "TEXT"),)
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
 _GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE sub = ?"
-_NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({SQLITE.values(13)})"
+_NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({SQLITE.values(SESSION_WIDTH)})"
 _GET_SESSION = (
     f"SELECT {SESSION_AND_USER_COLUMNS} "
     "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = ?"
@@ -145,10 +150,7 @@ class SqliteStore(UserWrites):
                     f"{SCHEMA_VERSION}. Upgrade jwtwarden."
                 )
             if version < SCHEMA_VERSION:
-                schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-                )
+                _upgrade(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(detail=f"sqlite open {self.path}: {exc}") from exc
         return conn
@@ -440,6 +442,26 @@ class SqliteStore(UserWrites):
 
     async def _changed(self, sql: str, params: Any) -> bool:
         return await self._run(lambda: self._execute(sql, params).rowcount > 0)
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an older (or empty) file to :data:`SCHEMA_VERSION`: the tables
+    and indexes that are missing (the schema is all ``IF NOT EXISTS``), then
+    the columns that are missing, under the write lock so two processes
+    upgrading at once add each column once."""
+    schema = resources.files(__package__).joinpath("sqlite_schema.sql").read_text()
+    conn.executescript(f"BEGIN IMMEDIATE;\n{schema}\nCOMMIT;")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _guarded(fn: Callable[..., _T], *args: Any) -> _T:

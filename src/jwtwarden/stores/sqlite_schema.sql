@@ -1,4 +1,6 @@
--- jwtwarden SQLite schema, version 1 (PRAGMA user_version).
+-- jwtwarden SQLite schema (PRAGMA user_version: sqlite.py, SCHEMA_VERSION).
+-- Every statement is IF NOT EXISTS; columns added later are also listed in
+-- sqlite.py's _ADDED_COLUMNS, which adds them to older files.
 -- Times are REAL epoch seconds; the same doubles the tokens carry.
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     revoke_reason TEXT,
     ip            TEXT,
     user_agent    TEXT,
-    client_id     TEXT NOT NULL
+    client_id     TEXT NOT NULL,
+    claims        TEXT                    -- schema 3: custom claims, JSON
 );
 CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions (sub);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
+from ..core.claims import load_claims
 from ..core.policy import Policy
 from ..core.revocation import Cause
 from ..core.sessions import Session
@@ -142,9 +143,11 @@ def new_access_claims(
     instant travels in :data:`EXACT_AUTH_TIME`, which they ignore and
     jwtwarden's revocation checks read, so a cutoff still divides two logins
     of the same second (see :func:`exact_auth_time`). ``roles`` is left out
-    when there are none.
+    when there are none. The session's custom claims (``core/claims.py``)
+    come first: none of them can take a name set here.
     """
     return {
+        **(load_claims(session.claims) if session.claims else {}),
         "iss": policy.issuer,
         "sub": sub,
         "aud": policy.audience,

@@ -6,7 +6,7 @@ SQLite come from ``stores/_sql.py``."""
 from __future__ import annotations
 
 from .. import _sql
-from .._rows import SESSION_AND_USER_COLUMNS, SESSION_COLUMNS, USER_COLUMNS
+from .._rows import SESSION_AND_USER_COLUMNS, SESSION_COLUMNS, SESSION_WIDTH, USER_COLUMNS
 from .._sql import PSYCOPG
 
 #: Advisory-lock class of the feed's position order (7262 is the migrators').
@@ -18,7 +18,7 @@ NEW_USER = PSYCOPG.sql(_sql.NEW_USER)
 GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE sub = %s"
 FIND_USER = f"SELECT {USER_COLUMNS} FROM users WHERE username_key = %(key)s"
 LIST_USERS = f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, seq"
-NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({PSYCOPG.values(13)})"
+NEW_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({PSYCOPG.values(SESSION_WIDTH)})"
 GET_SESSION = (
     f"SELECT {SESSION_AND_USER_COLUMNS} "
     "FROM sessions s JOIN users u ON u.sub = s.sub WHERE s.sid = %(sid)s"

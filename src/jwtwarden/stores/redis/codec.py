@@ -80,7 +80,7 @@ def session_fields(s: Session) -> list[str | bytes]:
     ]  # fmt: skip
     optional = {"t": s.rotated_at, "r": s.revoked_at}
     fields += [item for k, v in optional.items() if v is not None for item in (k, fmt_time(v))]
-    texts = {"w": s.revoke_reason, "i": s.ip, "y": s.user_agent}
+    texts = {"w": s.revoke_reason, "i": s.ip, "y": s.user_agent, "m": s.claims}
     if s.client_id != _DEFAULT_CLIENT:
         texts["c"] = s.client_id
     fields += [item for k, v in texts.items() if v is not None for item in (k, v)]
@@ -114,6 +114,7 @@ def session_of(sid: str, h: dict[bytes, bytes]) -> Session | None:
         ip=_opt_text(h.get(b"i")),
         user_agent=_opt_text(h.get(b"y")),
         client_id=h[b"c"].decode() if b"c" in h else _DEFAULT_CLIENT,
+        claims=_opt_text(h.get(b"m")),
     )
 
 
