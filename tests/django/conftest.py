@@ -7,4 +7,4 @@ from __future__ import annotations
 
 import os
 
-collect_ignore_glob = [] if os.environ.get("JWTWARDEN_DJANGO_SUITE") else ["suite/*"]
+collect_ignore = [] if os.environ.get("JWTWARDEN_DJANGO_SUITE") else ["suite"]

@@ -28,7 +28,7 @@ def run_suite(settings: str, env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run(  # noqa: S603
         command,
         cwd=ROOT,
-        env={**os.environ, "JWTWARDEN_DJANGO_SUITE": "1", **env},
+        env={**os.environ, "JWTWARDEN_DJANGO_SUITE": "1", "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
         timeout=600,

@@ -85,7 +85,7 @@ def _deleted(sender: type, instance: Any, using: str, **kwargs: Any) -> None:
 
 
 def _ban_end(service: Any) -> float:
-    return float(service.clock.now()) + DEACTIVATION_BAN
+    return float(service.service.clock.now()) + DEACTIVATION_BAN
 
 
 def _after_commit(using: str, sub: str, why: str, revoke: Callable[[Any], object]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from jwtwarden.django.users import lazy_user
@@ -62,8 +62,8 @@ def test_the_user_is_loaded_only_when_used(api: APIClient, alice: Any, service: 
     claims = service.verify(login(api, alice)["access"])
     with CaptureQueriesContext(connection) as queries:
         user = lazy_user(claims, "model")
-    assert len(queries) == 0
-    assert user.email == "alice@example.test" and len(queries) == 1
+        assert len(queries) == 0
+        assert user.email == "alice@example.test" and len(queries) == 1
 
 
 def test_a_deleted_user_reads_as_anonymous(api: APIClient, alice: Any, service: Any) -> None:

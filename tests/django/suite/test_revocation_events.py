@@ -13,6 +13,8 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
+from jwtwarden import FrozenClock
+
 from .conftest import PASSWORD, login, refresh, verify
 
 NEW_PASSWORD = "a brand new password"
@@ -20,6 +22,22 @@ NEW_PASSWORD = "a brand new password"
 
 def alive(client: Any, pair: dict[str, str]) -> bool:
     return verify(client, pair["access"]) == 200
+
+
+@pytest.fixture(autouse=True)
+def _later(clock: FrozenClock) -> Any:
+    """Each change comes a second after the logins before it: a cutoff at T
+    kills the tokens issued before T, not those issued at T."""
+    from django.db.models.signals import pre_delete, pre_save
+
+    def tick(**kwargs: Any) -> None:
+        clock.advance(1)
+
+    pre_save.connect(tick, dispatch_uid="tick-save")
+    pre_delete.connect(tick, dispatch_uid="tick-delete")
+    yield
+    pre_save.disconnect(dispatch_uid="tick-save")
+    pre_delete.disconnect(dispatch_uid="tick-delete")
 
 
 def test_set_password_and_save_ends_every_session(api: APIClient, alice: Any) -> None:
