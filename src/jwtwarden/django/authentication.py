@@ -31,7 +31,7 @@ from .users import lazy_user
 __all__ = ["JWTAuthentication"]
 
 
-class JWTAuthentication(JwtWardenAuthentication):  # type: ignore[misc, valid-type]
+class JWTAuthentication(JwtWardenAuthentication):  # type: ignore[misc]
     """``(user, claims)`` for a valid bearer token of this project."""
 
     def get_verifier(self) -> Verifies | None:

@@ -5,15 +5,17 @@ token would have expired; jwtwarden's own state is in its store's tables."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
 class MigratedRefreshToken(models.Model):
     """The ``jti`` of a simplejwt refresh token that has been traded."""
 
-    jti = models.CharField(max_length=255, primary_key=True)
+    jti: Any = models.CharField(max_length=255, primary_key=True)
     #: When the simplejwt token expires; the row may go after that.
-    expires_at = models.DateTimeField(db_index=True)
+    expires_at: Any = models.DateTimeField(db_index=True)
 
     class Meta:
         app_label = "jwtwarden"

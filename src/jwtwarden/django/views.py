@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -42,8 +42,14 @@ from . import simplejwt
 from .service import current_options, get_service
 from .users import sub_of
 
-__all__ = ["Refusal", "TokenBlacklistView", "TokenObtainPairView", "TokenRefreshView",
-           "TokenVerifyView", "drf_views"]
+__all__ = [
+    "Refusal",
+    "TokenBlacklistView",
+    "TokenObtainPairView",
+    "TokenRefreshView",
+    "TokenVerifyView",
+    "drf_views",
+]
 
 #: Longest field value read; a token, an email or a password is far shorter.
 MAX_FIELD_LENGTH = 8192
@@ -77,8 +83,12 @@ def _field(data: Mapping[str, Any], name: str, limit: int = MAX_FIELD_LENGTH) ->
     return value
 
 
-def _client(request: HttpRequest) -> dict[str, str | None]:
-    return {"ip": request.META.get("REMOTE_ADDR"), "user_agent": request.META.get("HTTP_USER_AGENT")}
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _user_agent(request: HttpRequest) -> str | None:
+    return request.META.get("HTTP_USER_AGENT")
 
 
 def _pair(pair: Any) -> dict[str, str]:
@@ -88,14 +98,16 @@ def _pair(pair: Any) -> dict[str, str]:
 def _start(request: HttpRequest) -> Callable[[Any], Any]:
     def start(user: Any) -> Any:
         roles = list(current_options().roles(user))
-        return get_service().start_session(sub_of(user), roles=roles, **_client(request))
+        return get_service().start_session(
+            sub_of(user), roles=roles, ip=_ip(request), user_agent=_user_agent(request)
+        )
 
     return start
 
 
 def obtain_pair(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str]:
     """Log a project user in: ``{"access", "refresh"}``."""
-    username_field = get_user_model().USERNAME_FIELD
+    username_field = str(get_user_model().USERNAME_FIELD)
     username = _field(data, username_field)
     password = _field(data, "password", MAX_PASSWORD_LENGTH)
     user = authenticate(request, **{username_field: username, "password": password})
@@ -108,7 +120,7 @@ def refresh_pair(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str
     """Rotate a refresh token (or trade a simplejwt one, during a migration)."""
     token = _field(data, "refresh")
     try:
-        return _pair(get_service().refresh(token, **_client(request)))
+        return _pair(get_service().refresh(token, ip=_ip(request), user_agent=_user_agent(request)))
     except RefreshTokenReusedError:
         raise _token_refusal() from None
     except (InvalidGrantError, InvalidRequestError):
@@ -125,9 +137,9 @@ def blacklist(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str]:
     token = _field(data, "refresh")
     if get_service().revoke_refresh_token(token):
         return {}
-    if current_options().simplejwt_migration and simplejwt.looks_like_jwt(token):
-        if simplejwt.revoke(token):
-            return {}
+    migrating = current_options().simplejwt_migration and simplejwt.looks_like_jwt(token)
+    if migrating and simplejwt.revoke(token):
+        return {}
     raise _token_refusal()
 
 
@@ -159,7 +171,7 @@ class _PlainView(View):
     http_method_names = ["post", "options"]
 
     @method_decorator(csrf_exempt)
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -220,14 +232,14 @@ def drf_views() -> dict[str, Any]:
 
         def __init__(self, body: dict[str, Any]) -> None:
             super().__init__()
-            self.detail = body  # type: ignore[assignment]
+            self.detail = body
 
     class Unavailable(exceptions.APIException):
         status_code = 503
 
         def __init__(self, refusal: Refusal) -> None:
             super().__init__()
-            self.detail = refusal.body  # type: ignore[assignment]
+            self.detail = refusal.body
             self.wait = refusal.retry_after
 
     class Base(APIView):

@@ -85,12 +85,13 @@ def authenticate(request: HttpRequest, verifier: Verifies | None = None) -> Acce
     access cookie), checked by ``verifier`` (default: :func:`get_verifier`).
     Raises :class:`~jwtwarden.errors.InvalidTokenError`, and
     ``ConfigurationError`` on every request while no verifier is set."""
+    verifier = verifier or get_verifier()
     token = token_from_headers(
         request.META.get("HTTP_AUTHORIZATION"),
         request.META.get("HTTP_COOKIE"),
         insecure_cookies=bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False)),
     )
-    return (verifier or get_verifier()).verify(token)
+    return verifier.verify(token)
 
 
 class JwtWardenMiddleware:

@@ -38,9 +38,7 @@ def test_drf_without_a_token_is_401_and_with_a_bad_one_401_with_the_challenge(
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-def test_is_admin_user_works_with_the_project_users(
-    api: APIClient, alice: Any, staff: Any
-) -> None:
+def test_is_admin_user_works_with_the_project_users(api: APIClient, alice: Any, staff: Any) -> None:
     assert bearer(api, login(api, alice)["access"]).get("/drf/admin").status_code == 403
     assert bearer(api, login(api, staff)["access"]).get("/drf/admin").status_code == 200
 
@@ -76,8 +74,12 @@ def test_the_middleware_sets_the_user_for_plain_views(plain: Client, alice: Any)
     pair = login(plain, alice)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
     assert plain.get("/plain/me", **auth).json()["user"] == "alice@example.test"
-    assert plain.get("/plain/me").json() == {"user": None, "staff": False, "sub": None,
-                                             "roles": None}
+    assert plain.get("/plain/me").json() == {
+        "user": None,
+        "staff": False,
+        "sub": None,
+        "roles": None,
+    }
     assert plain.get("/plain/required", **auth).status_code == 200
     refused = plain.get("/plain/required")
     assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
@@ -88,6 +90,9 @@ def test_a_bearer_request_needs_no_csrf_token_but_a_cookie_session_does(
 ) -> None:
     pair = login(plain, alice)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
-    assert plain.post("/plain/password", {"new_password": "another long one"}, **auth).status_code == 200
+    assert (
+        plain.post("/plain/password", {"new_password": "another long one"}, **auth).status_code
+        == 200
+    )
     plain.force_login(alice)
     assert plain.post("/plain/password", {"new_password": "a third long one"}).status_code == 403

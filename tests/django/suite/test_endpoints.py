@@ -58,7 +58,9 @@ def test_bad_credentials_are_simplejwts_401(client: Any, alice: Any, data: dict[
 def test_an_inactive_user_cannot_log_in(client: Any, alice: Any) -> None:
     alice.is_active = False
     alice.save()
-    assert post(client, "/api/token/", {"email": alice.email, "password": PASSWORD}).status_code == 401
+    assert (
+        post(client, "/api/token/", {"email": alice.email, "password": PASSWORD}).status_code == 401
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,8 +68,10 @@ def test_an_inactive_user_cannot_log_in(client: Any, alice: Any) -> None:
     [
         ({"password": PASSWORD}, {"email": ["This field is required."]}),
         ({"email": "a@example.test"}, {"password": ["This field is required."]}),
-        ({"email": "a@example.test", "password": "x" * 2000}, {"password": [
-            "Ensure this field has no more than 1024 characters."]}),
+        (
+            {"email": "a@example.test", "password": "x" * 2000},
+            {"password": ["Ensure this field has no more than 1024 characters."]},
+        ),
     ],
     ids=["no-username", "no-password", "huge-password"],
 )
@@ -90,7 +94,8 @@ def test_refresh_always_rotates_and_a_replayed_token_kills_the_session(
 
 
 @pytest.mark.parametrize(
-    "token", ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "x" * 9000],
+    "token",
+    ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "x" * 9000],
     ids=["empty", "garbage", "three-parts", "alg-none-jwt", "huge"],
 )
 def test_a_bad_refresh_token_is_refused(client: Any, token: str) -> None:

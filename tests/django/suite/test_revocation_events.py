@@ -75,7 +75,9 @@ def test_a_change_made_in_a_jwtwarden_session_keeps_that_one(alice: Any) -> None
     api = APIClient()
     other, current = login(api, alice), login(api, alice)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {current['access']}")
-    assert api.post("/drf/password", {"new_password": NEW_PASSWORD}, format="json").status_code == 200
+    assert (
+        api.post("/drf/password", {"new_password": NEW_PASSWORD}, format="json").status_code == 200
+    )
     assert alive(api, current) and not alive(api, other)
     assert refresh(api, current["refresh"]).status_code == 200
 

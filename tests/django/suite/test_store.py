@@ -22,7 +22,9 @@ def test_sessions_are_rows_in_the_projects_database(api: APIClient, alice: Any) 
     login(api, alice)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT count(*) FROM jwtwarden.sessions WHERE sub = %s", [str(alice.pk)])
+            cursor.execute(
+                "SELECT count(*) FROM jwtwarden.sessions WHERE sub = %s", [str(alice.pk)]
+            )
         else:
             cursor.execute("SELECT count(*) FROM sessions WHERE sub = %s", [str(alice.pk)])
         assert cursor.fetchone()[0] == 1

@@ -25,7 +25,6 @@ def create_store_tables(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     atomic = False
     initial = True
-    dependencies: list[tuple[str, str]] = []
 
     operations = [
         migrations.RunPython(create_store_tables, migrations.RunPython.noop, elidable=False),
