@@ -9,7 +9,10 @@ existing clients keep working:
 =================  =========================================  ==================
 
 Credentials are checked by ``django.contrib.auth.authenticate``, so every
-configured authentication backend works. Refusals are simplejwt's: 400 with
+configured authentication backend works, behind jwtwarden's failed-login
+limits (``LOGIN_MAX_FAILURES`` per username and client IP, and
+``LOGIN_IP_MAX_FAILURES`` per IP, in ``LOGIN_WINDOW``): past them, 429 with
+``Retry-After`` before any password is checked, the right one included. Refusals are simplejwt's: 400 with
 ``{field: ["This field is required."]}``, 401 with ``{"detail", "code"}``
 (``no_active_account``, ``token_not_valid``) and ``WWW-Authenticate: Bearer
 realm="api"``; 503 ``temporarily_unavailable`` with ``Retry-After`` when the
@@ -35,10 +38,11 @@ from ..errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidTokenError,
+    RateLimitedError,
     RefreshTokenReusedError,
     StoreUnavailableError,
 )
-from . import simplejwt
+from . import simplejwt, throttle
 from .service import current_options, get_service
 from .users import sub_of
 
@@ -110,9 +114,12 @@ def obtain_pair(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str]
     username_field = str(get_user_model().USERNAME_FIELD)
     username = _field(data, username_field)
     password = _field(data, "password", MAX_PASSWORD_LENGTH)
+    attempt = throttle.attempt(username, _ip(request), _user_agent(request))
     user = authenticate(request, **{username_field: username, "password": password})
     if user is None or not getattr(user, "is_active", True):
+        attempt.failed()
         raise Refusal(401, {"detail": NO_ACCOUNT, "code": "no_active_account"})
+    attempt.succeeded()
     return _pair(_start(request)(user))
 
 
@@ -162,6 +169,10 @@ def _guarded(handler: Callable[[HttpRequest, Mapping[str, Any]], dict[str, str]]
             raise Refusal(503, body, retry_after=1) from None
         except InvalidRequestError as error:
             raise Refusal(400, {"detail": error.description, "code": "invalid"}) from None
+        except RateLimitedError as error:
+            wait = error.retry_after
+            body = {"detail": f"Request was throttled. Expected available in {wait} seconds."}
+            raise Refusal(429, {**body, "code": "throttled"}, retry_after=wait) from None
 
     return run
 
@@ -258,6 +269,8 @@ def drf_views() -> dict[str, Any]:
                     raise Refused(refusal.body) from None
                 if refusal.status == 503:
                     raise Unavailable(refusal) from None
+                if refusal.status == 429:
+                    raise exceptions.Throttled(refusal.retry_after) from None
                 raise exceptions.ValidationError(refusal.body) from None
 
     def view(name: str, handler: Any) -> type:

@@ -128,3 +128,16 @@ def test_verify_checks_signature_expiry_and_revocation(
 
 def test_only_post_is_allowed(client: Any) -> None:
     assert client.get("/api/token/").status_code == 405
+
+
+def test_failed_logins_are_throttled_the_right_password_too(
+    client: Any, alice: Any, clock: FrozenClock
+) -> None:
+    wrong = {"email": alice.email, "password": "wrong password"}
+    for _ in range(5):
+        assert post(client, "/api/token/", wrong).status_code == 401
+    right = post(client, "/api/token/", {"email": alice.email, "password": PASSWORD})
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    assert right.json()["detail"].startswith("Request was throttled.")
+    clock.advance(901)
+    assert set(login(client, alice)) == {"access", "refresh"}
