@@ -11,10 +11,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from rest_framework_simplejwt.views import TokenObtainPairView as SimpleJwtObtain
 
+from jwtwarden.django import views as token_views
+
 from . import views
+
+#: The same endpoints as plain Django views (what a project without DRF gets).
+plain_token_views = [
+    path("", token_views.TokenObtainPairView.as_view()),
+    path("refresh/", token_views.TokenRefreshView.as_view()),
+    path("blacklist/", token_views.TokenBlacklistView.as_view()),
+    path("verify/", token_views.TokenVerifyView.as_view()),
+]
 
 urlpatterns: list[Any] = [
     path("api/token/", include("jwtwarden.django.urls")),
+    path("plain-api/token/", include(plain_token_views)),
     path("simplejwt/token/", SimpleJwtObtain.as_view()),
     path("drf/me", views.DrfMe.as_view()),
     path("drf/admin", views.DrfAdmin.as_view()),

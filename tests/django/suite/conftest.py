@@ -12,7 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from jwtwarden import FrozenClock
-from jwtwarden.django.service import close_service, get_service
+from jwtwarden.django.service import get_service
 from tests.django.project.clock import CLOCK
 
 PASSWORD = "correct horse battery"
@@ -21,7 +21,6 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(autouse=True)
 def _transactional(transactional_db: None) -> Iterator[None]:
     yield
-    close_service()
     # jwtwarden's tables outlive Django's flush: the next test starts after
     # this one's failed-login window.
     CLOCK.advance(901)
@@ -69,17 +68,19 @@ def post(client: Any, path: str, data: dict[str, Any]) -> Any:
     return client.post(path, data, content_type="application/json")
 
 
-def login(client: Any, user: Any, password: str = PASSWORD) -> dict[str, str]:
+def login(
+    client: Any, user: Any, password: str = PASSWORD, base: str = "/api/token/"
+) -> dict[str, str]:
     """``{"access", "refresh"}`` of a new session of ``user``."""
-    response = post(client, "/api/token/", {"email": user.email, "password": password})
+    response = post(client, base, {"email": user.email, "password": password})
     assert response.status_code == 200, response.content
     body: dict[str, str] = response.json()
     return body
 
 
-def refresh(client: Any, token: str) -> Any:
-    return post(client, "/api/token/refresh/", {"refresh": token})
+def refresh(client: Any, token: str, base: str = "/api/token/") -> Any:
+    return post(client, f"{base}refresh/", {"refresh": token})
 
 
-def verify(client: Any, token: str) -> int:
-    return int(post(client, "/api/token/verify/", {"token": token}).status_code)
+def verify(client: Any, token: str, base: str = "/api/token/") -> int:
+    return int(post(client, f"{base}verify/", {"token": token}).status_code)

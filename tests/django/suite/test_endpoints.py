@@ -23,8 +23,16 @@ def client(request: pytest.FixtureRequest) -> Any:
     return CLIENTS[request.param]()
 
 
-def test_obtain_answers_a_pair_for_the_projects_own_user(client: Any, alice: Any) -> None:
-    pair = login(client, alice)
+@pytest.fixture(params=["/api/token/", "/plain-api/token/"], ids=["drf-views", "plain-views"])
+def base(request: pytest.FixtureRequest) -> str:
+    """Where the endpoints are: DRF views (DRF installed) or plain ones."""
+    return str(request.param)
+
+
+def test_obtain_answers_a_pair_for_the_projects_own_user(
+    client: Any, base: str, alice: Any
+) -> None:
+    pair = login(client, alice, base=base)
     assert set(pair) == {"access", "refresh"}
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
@@ -32,8 +40,8 @@ def test_obtain_answers_a_pair_for_the_projects_own_user(client: Any, alice: Any
     assert body["user"] == "alice@example.test" and body["sub"] == str(alice.pk)
 
 
-def test_obtain_takes_form_encoded_credentials_too(alice: Any) -> None:
-    response = Client().post("/api/token/", {"email": alice.email, "password": PASSWORD})
+def test_obtain_takes_form_encoded_credentials_too(base: str, alice: Any) -> None:
+    response = Client().post(base, {"email": alice.email, "password": PASSWORD})
     assert response.status_code == 200 and set(response.json()) == {"access", "refresh"}
 
 
@@ -45,8 +53,10 @@ def test_obtain_takes_form_encoded_credentials_too(alice: Any) -> None:
     ],
     ids=["wrong-password", "unknown-user"],
 )
-def test_bad_credentials_are_simplejwts_401(client: Any, alice: Any, data: dict[str, str]) -> None:
-    response = post(client, "/api/token/", data)
+def test_bad_credentials_are_simplejwts_401(
+    client: Any, base: str, alice: Any, data: dict[str, str]
+) -> None:
+    response = post(client, base, data)
     assert response.status_code == 401
     assert response.json() == {
         "detail": "No active account found with the given credentials",
@@ -55,12 +65,10 @@ def test_bad_credentials_are_simplejwts_401(client: Any, alice: Any, data: dict[
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_an_inactive_user_cannot_log_in(client: Any, alice: Any) -> None:
+def test_an_inactive_user_cannot_log_in(client: Any, base: str, alice: Any) -> None:
     alice.is_active = False
     alice.save()
-    assert (
-        post(client, "/api/token/", {"email": alice.email, "password": PASSWORD}).status_code == 401
-    )
+    assert post(client, base, {"email": alice.email, "password": PASSWORD}).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -75,22 +83,24 @@ def test_an_inactive_user_cannot_log_in(client: Any, alice: Any) -> None:
     ],
     ids=["no-username", "no-password", "huge-password"],
 )
-def test_missing_or_oversized_fields_are_400(client: Any, data: Any, errors: Any) -> None:
-    response = post(client, "/api/token/", data)
+def test_missing_or_oversized_fields_are_400(
+    client: Any, base: str, data: Any, errors: Any
+) -> None:
+    response = post(client, base, data)
     assert (response.status_code, response.json()) == (400, errors)
 
 
 def test_refresh_always_rotates_and_a_replayed_token_kills_the_session(
-    client: Any, alice: Any
+    client: Any, base: str, alice: Any
 ) -> None:
-    first = login(client, alice)
-    second = refresh(client, first["refresh"]).json()
+    first = login(client, alice, base=base)
+    second = refresh(client, first["refresh"], base).json()
     assert set(second) == {"access", "refresh"} and second["refresh"] != first["refresh"]
-    replay = refresh(client, first["refresh"])
+    replay = refresh(client, first["refresh"], base)
     assert (replay.status_code, replay.json()) == (401, TOKEN_NOT_VALID)
     # The thief's replay ended the session: the legitimate child is dead too.
-    assert refresh(client, second["refresh"]).status_code == 401
-    assert verify(client, second["access"]) == 401
+    assert refresh(client, second["refresh"], base).status_code == 401
+    assert verify(client, second["access"], base) == 401
 
 
 @pytest.mark.parametrize(
@@ -98,46 +108,46 @@ def test_refresh_always_rotates_and_a_replayed_token_kills_the_session(
     ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "x" * 9000],
     ids=["empty", "garbage", "three-parts", "alg-none-jwt", "huge"],
 )
-def test_a_bad_refresh_token_is_refused(client: Any, token: str) -> None:
-    response = refresh(client, token)
+def test_a_bad_refresh_token_is_refused(client: Any, base: str, token: str) -> None:
+    response = refresh(client, token, base)
     assert response.status_code in (400, 401)
     if response.status_code == 401:
         assert response.json() == TOKEN_NOT_VALID
 
 
-def test_blacklist_ends_the_session(client: Any, alice: Any) -> None:
-    pair = login(client, alice)
-    response = post(client, "/api/token/blacklist/", {"refresh": pair["refresh"]})
+def test_blacklist_ends_the_session(client: Any, base: str, alice: Any) -> None:
+    pair = login(client, alice, base=base)
+    response = post(client, f"{base}blacklist/", {"refresh": pair["refresh"]})
     assert (response.status_code, response.json()) == (200, {})
-    assert refresh(client, pair["refresh"]).status_code == 401
-    assert verify(client, pair["access"]) == 401
-    again = post(client, "/api/token/blacklist/", {"refresh": "not-a-token"})
+    assert refresh(client, pair["refresh"], base).status_code == 401
+    assert verify(client, pair["access"], base) == 401
+    again = post(client, f"{base}blacklist/", {"refresh": "not-a-token"})
     assert (again.status_code, again.json()) == (401, TOKEN_NOT_VALID)
 
 
 def test_verify_checks_signature_expiry_and_revocation(
-    client: Any, alice: Any, clock: FrozenClock
+    client: Any, base: str, alice: Any, clock: FrozenClock
 ) -> None:
-    pair = login(client, alice)
-    assert post(client, "/api/token/verify/", {"token": pair["access"]}).json() == {}
-    assert verify(client, pair["refresh"]) == 401
-    assert verify(client, pair["access"][:-4] + "AAAA") == 401
+    pair = login(client, alice, base=base)
+    assert post(client, f"{base}verify/", {"token": pair["access"]}).json() == {}
+    assert verify(client, pair["refresh"], base) == 401
+    assert verify(client, pair["access"][:-4] + "AAAA", base) == 401
     clock.advance(301)
-    assert verify(client, pair["access"]) == 401
+    assert verify(client, pair["access"], base) == 401
 
 
-def test_only_post_is_allowed(client: Any) -> None:
-    assert client.get("/api/token/").status_code == 405
+def test_only_post_is_allowed(client: Any, base: str) -> None:
+    assert client.get(base).status_code == 405
 
 
 def test_failed_logins_are_throttled_the_right_password_too(
-    client: Any, alice: Any, clock: FrozenClock
+    client: Any, base: str, alice: Any, clock: FrozenClock
 ) -> None:
     wrong = {"email": alice.email, "password": "wrong password"}
     for _ in range(5):
-        assert post(client, "/api/token/", wrong).status_code == 401
-    right = post(client, "/api/token/", {"email": alice.email, "password": PASSWORD})
+        assert post(client, base, wrong).status_code == 401
+    right = post(client, base, {"email": alice.email, "password": PASSWORD})
     assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
     assert right.json()["detail"].startswith("Request was throttled.")
     clock.advance(901)
-    assert set(login(client, alice)) == {"access", "refresh"}
+    assert set(login(client, alice, base=base)) == {"access", "refresh"}
