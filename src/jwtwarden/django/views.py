@@ -120,7 +120,10 @@ def obtain_pair(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str]
         attempt.failed()
         raise Refusal(401, {"detail": NO_ACCOUNT, "code": "no_active_account"})
     attempt.succeeded()
-    return _pair(_start(request)(user))
+    try:
+        return _pair(_start(request)(user))
+    except InvalidGrantError:  # banned in jwtwarden (deactivated, or by an operator)
+        raise Refusal(401, {"detail": NO_ACCOUNT, "code": "no_active_account"}) from None
 
 
 def refresh_pair(request: HttpRequest, data: Mapping[str, Any]) -> dict[str, str]:

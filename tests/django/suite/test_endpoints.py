@@ -151,3 +151,12 @@ def test_failed_logins_are_throttled_the_right_password_too(
     assert right.json()["detail"].startswith("Request was throttled.")
     clock.advance(901)
     assert set(login(client, alice, base=base)) == {"access", "refresh"}
+
+
+def test_a_user_banned_in_jwtwarden_cannot_log_in(
+    client: Any, base: str, alice: Any, service: Any, clock: FrozenClock
+) -> None:
+    login(client, alice, base=base)
+    service.ban(str(alice.pk), until=clock.now() + 3600)
+    response = post(client, base, {"email": alice.email, "password": PASSWORD})
+    assert (response.status_code, response.json()["code"]) == (401, "no_active_account")
