@@ -1,24 +1,25 @@
 """The token endpoints, in djangorestframework-simplejwt's shapes so that
 existing clients keep working:
 
-=================  =========================================  ==================
-``token/``         ``{USERNAME_FIELD, "password"}``            ``{"access", "refresh"}``
-``token/refresh/`` ``{"refresh"}``, always rotated             ``{"access", "refresh"}``
-``token/blacklist/`` ``{"refresh"}``: the session ends         ``{}``
-``token/verify/``  ``{"token"}``: an access token              ``{}`` or 401
-=================  =========================================  ==================
+====================  ===============================  =========================
+``token/``            ``{USERNAME_FIELD, "password"}``  ``{"access", "refresh"}``
+``token/refresh/``    ``{"refresh"}``, always rotated   ``{"access", "refresh"}``
+``token/blacklist/``  ``{"refresh"}``: session ends     ``{}``
+``token/verify/``     ``{"token"}``: an access token    ``{}`` or 401
+====================  ===============================  =========================
 
 Credentials are checked by ``django.contrib.auth.authenticate``, so every
 configured authentication backend works, behind jwtwarden's failed-login
 limits (``LOGIN_MAX_FAILURES`` per username and client IP, and
 ``LOGIN_IP_MAX_FAILURES`` per IP, in ``LOGIN_WINDOW``): past them, 429 with
-``Retry-After`` before any password is checked, the right one included. Refusals are simplejwt's: 400 with
-``{field: ["This field is required."]}``, 401 with ``{"detail", "code"}``
-(``no_active_account``, ``token_not_valid``) and ``WWW-Authenticate: Bearer
-realm="api"``; 503 ``temporarily_unavailable`` with ``Retry-After`` when the
-store is down. With DRF installed the views are DRF views, so the project's
-parsers, throttles and exception handler apply; without it they are plain
-Django views with the same bodies. Nothing is changed by a refused request.
+``Retry-After`` before any password is checked, the right one included.
+Refusals are simplejwt's: 400 with ``{field: ["This field is required."]}``,
+401 with ``{"detail", "code"}`` (``no_active_account``, ``token_not_valid``)
+and ``WWW-Authenticate: Bearer realm="api"``; 503 ``temporarily_unavailable``
+with ``Retry-After`` when the store is down. With DRF installed the views are
+DRF views, so the project's parsers, throttles and exception handler apply;
+without it they are plain Django views with the same bodies. Nothing is
+changed by a refused request.
 """
 
 from __future__ import annotations
