@@ -23,6 +23,7 @@ library users raise and catch the same classes.
     │   ├── StaleRevocationsError (the verifier lost its revocation feed)
     │   └── KeysUnavailableError (the JWKS cannot be fetched)
     ├── InsufficientScopeError     insufficient_scope
+    ├── InvalidScopeError          invalid_scope: roles a client may not grant
     ├── RateLimitedError           carries retry_after
     ├── NotFoundError,  ConfigurationError
     └── StoreError → StoreUnavailableError, StoreConflictError
@@ -41,6 +42,7 @@ __all__ = [
     "KeysUnavailableError",
     "InvalidGrantError",
     "InvalidRequestError",
+    "InvalidScopeError",
     "InvalidTokenError",
     "JwtWardenError",
     "MalformedTokenError",
@@ -198,6 +200,14 @@ class UserBannedError(RevokedTokenError):
 class InsufficientScopeError(JwtWardenError):
     code = "insufficient_scope"
     default_description = "The access token lacks a required role."
+
+
+class InvalidScopeError(JwtWardenError):
+    """A token request asks for more than its client may grant (RFC 6749
+    §5.2 ``invalid_scope``): a JWT-bearer grant's roles beyond the client's."""
+
+    code = "invalid_scope"
+    default_description = "The requested roles are beyond what this client may grant."
 
 
 class InvalidCredentialsError(InvalidGrantError):

@@ -163,3 +163,53 @@ def test_a_new_sid_never_begins_with_a_dash() -> None:
 def test_an_old_sid_that_begins_with_a_dash_is_revoked_after_a_double_dash(run) -> None:  # type: ignore[no-untyped-def]
     result = run("sessions", "revoke", "--", "-hg0FVg7nxoAgiNCCFknHw", ok=False)
     assert result.exit_code == 1 and "No live session" in result.output
+
+
+def test_clients_add_issue_sessions_with_keys_or_a_secret(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from jwt.algorithms import OKPAlgorithm
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    public = tmp_path / "public.json"
+    public.write_text(json.dumps(OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)))
+    made = json.loads(
+        run("clients", "add", "billing", "--issue-sessions", "--jwks-file", str(public),
+            "--role", "user").output
+    )  # fmt: skip
+    assert made["client_id"].startswith("rs_") and made["client_secret"]
+    assert json.loads(run("clients", "add", "portal", "--issue-sessions").output)["client_secret"]
+
+    private = tmp_path / "private.json"
+    private.write_text(json.dumps(OKPAlgorithm.to_jwk(key, as_dict=True)))
+    result = run(
+        "clients", "add", "leaky", "--issue-sessions", "--jwks-file", str(private), ok=False
+    )
+    assert result.exit_code != 0 and "public keys only" in result.output
+    not_json = tmp_path / "not.json"
+    not_json.write_text("{")
+    result = run("clients", "add", "x", "--issue-sessions", "--jwks-file", str(not_json), ok=False)
+    assert result.exit_code != 0 and "not JSON" in result.output
+    result = run("clients", "add", "rs", "--role", "admin", ok=False)
+    assert result.exit_code != 0 and "issue sessions" in result.output
+    assert "--issue-sessions" in run("clients", "add", "--help").output
+
+
+def test_a_user_the_application_authenticates_is_named_by_its_sub(run) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from jwtwarden import Settings, TokenService
+
+    settings = Settings(**{f"argon2_{k}": v for k, v in CHEAP_TEST_ARGON2.items()})  # type: ignore[arg-type]
+
+    async def start() -> None:
+        service = await TokenService.open(settings)
+        await service.start_session("00uAB", ip="192.0.2.1")
+        await service.start_session("00uab")
+        await service.close()
+
+    asyncio.run(start())
+    rows = run("sessions", "list", "00uAB", "--json").output.splitlines()
+    assert [json.loads(r)["ip"] for r in rows] == ["192.0.2.1"]
+    assert "banned 00uAB" in run("ban", "00uAB", "--until", "1h").output
+    assert len(run("sessions", "list", "00uab", "--json").output.splitlines()) == 1
+    assert run("sessions", "list", "00uAB", "--json").output == ""

@@ -10,7 +10,7 @@ import pytest
 
 from jwtwarden.stores import Store
 from jwtwarden.stores.base import Migrates, WaitsForRevocations
-from tests.contract.test_store_contract import H, T, a_session, a_user
+from tests.contract.test_store_contract import POLICY, H, T, a_session, a_user
 
 pytestmark = pytest.mark.store
 
@@ -51,3 +51,29 @@ async def test_migrations_are_idempotent_and_report_their_version(store: Store) 
     version = await store.migrate()
     assert await store.migrate() == version
     assert await store.schema_version() == version
+
+
+async def test_remember_once_is_true_only_the_first_time(store: Store) -> None:
+    assert await store.remember_once("jwt-bearer", "c1:j1", T, T + 60)
+    assert not await store.remember_once("jwt-bearer", "c1:j1", T + 30, T + 90)
+    # The same key in another namespace, another key: both new.
+    assert await store.remember_once("dpop", "c1:j1", T, T + 60)
+    assert await store.remember_once("jwt-bearer", "c1:j2", T, T + 60)
+    # Once its until has passed it may be taken again (and is kept anew).
+    assert await store.remember_once("jwt-bearer", "c1:j1", T + 60, T + 120)
+    assert not await store.remember_once("jwt-bearer", "c1:j1", T + 61, T + 121)
+
+
+async def test_remember_once_decides_racing_callers_once(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.remember_once("jwt-bearer", "race", T, T + 60) for _ in range(20))
+    )
+    assert results.count(True) == 1
+
+
+async def test_purge_drops_what_remember_once_no_longer_needs(store: Store) -> None:
+    await store.remember_once("jwt-bearer", "old", T, T + 10)
+    await store.remember_once("jwt-bearer", "new", T, T + 100)
+    await store.purge_expired(T + 50, POLICY)
+    assert not await store.remember_once("jwt-bearer", "new", T + 50, T + 150)
+    assert await store.remember_once("jwt-bearer", "old", T + 50, T + 150)

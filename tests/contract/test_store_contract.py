@@ -291,6 +291,15 @@ async def test_clients(store: Store) -> None:
         await store.create_client(Client("rs_1", "other", "cd" * 32, T))
 
 
+async def test_clients_that_start_sessions_keep_their_roles_and_keys(store: Store) -> None:
+    jwks = '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"abc","kid":"k1","alg":"EdDSA"}]}'
+    with_keys = Client("rs_3", "billing", "ab" * 32, T, True, ("user", "staff"), jwks)
+    with_secret = Client("rs_4", "portal", "ab" * 32, T, True, ())
+    for client in (with_keys, with_secret):
+        await store.create_client(client)
+        assert await store.get_client(client.client_id) == client
+
+
 async def test_the_feed_carries_every_revocation_in_order(store: Store) -> None:
     user = a_user()
     await store.create_user(user)

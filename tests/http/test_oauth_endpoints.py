@@ -215,7 +215,11 @@ async def test_metadata_and_jwks(h: Harness) -> None:
     assert meta["issuer"] == BASE
     for name in ("token_endpoint", "revocation_endpoint", "introspection_endpoint", "jwks_uri"):
         assert meta[name].startswith(BASE + "/")
-    assert meta["grant_types_supported"] == ["password", "refresh_token"]
+    assert meta["grant_types_supported"] == [
+        "password",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    ]
     jwks = (await h.client.get(meta["jwks_uri"].removeprefix(BASE))).json()
     tokens = await h.login()
     header = jwt.get_unverified_header(tokens["access_token"])

@@ -21,11 +21,14 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
+from ..core import inputs
+from ..core.users import User
 from ..errors import JwtWardenError, NotFoundError
 from ..service import TokenService
 from ..settings import Settings
@@ -104,6 +107,18 @@ def with_service(settings: Settings, action: Callable[[TokenService], Awaitable[
             await service.close()
 
     return asyncio.run(run())
+
+
+async def _named(service: TokenService, name: str) -> User:
+    """The user NAME means: the user whose sub it is exactly, if that user
+    has no password (one the application authenticates, ``start_session``:
+    its sub is the application's own id, matched case-sensitively), else
+    the user with that username."""
+    if inputs.is_sub(name):
+        user = await service.store.get_user(name)
+        if user is not None and not user.has_password:
+            return user
+    return await service.find_user(name)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -213,7 +228,7 @@ def sessions_list(settings: Settings, name: str, as_json: bool) -> None:
     """List the live sessions of user NAME."""
 
     async def action(s: TokenService) -> list[dict[str, Any]]:
-        user = await s.find_user(name)
+        user = await _named(s, name)
         return [
             {
                 "sid": x.sid,
@@ -250,7 +265,7 @@ def revoke_user(settings: Settings, name: str) -> None:
     """Every token of user NAME issued until now dies."""
 
     async def action(s: TokenService) -> None:
-        await s.revoke_user((await s.find_user(name)).sub)
+        await s.revoke_user((await _named(s, name)).sub)
 
     with_service(settings, action)
     click.echo(f"revoked every token of {name}")
@@ -270,7 +285,7 @@ def ban(settings: Settings, name: str, until: str) -> None:
     instant = parse_until(until)
 
     async def action(s: TokenService) -> None:
-        await s.ban((await s.find_user(name)).sub, instant)
+        await s.ban((await _named(s, name)).sub, instant)
 
     with_service(settings, action)
     click.echo(f"banned {name} until {_iso(instant)}")
@@ -283,7 +298,7 @@ def unban(settings: Settings, name: str) -> None:
     """Lift the ban of user NAME (tokens from before it stay dead)."""
 
     async def action(s: TokenService) -> None:
-        await s.unban((await s.find_user(name)).sub)
+        await s.unban((await _named(s, name)).sub)
 
     with_service(settings, action)
     click.echo(f"unbanned {name}")
@@ -409,16 +424,60 @@ def _export(settings: Settings) -> None:
 
 @cli.group()
 def clients() -> None:
-    """Resource-server credentials (for token introspection)."""
+    """Client credentials: resource servers (introspection, the revocation
+    feed) and backends that start sessions (the JWT-bearer grant)."""
 
 
 @clients.command("add")
 @click.argument("name")
+@click.option(
+    "--issue-sessions",
+    is_flag=True,
+    help="Also let it start sessions for its own users (the JWT-bearer grant, RFC 7523).",
+)
+@click.option(
+    "--jwks-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Its public keys (a JWK Set or one JWK, JSON); without: it signs with its secret (HS256).",
+)
+@click.option(
+    "--role", "roles", multiple=True, help="A role its sessions may carry; repeat for several."
+)
 @settings_options
-def clients_add(settings: Settings, name: str) -> None:
-    """Create credentials for resource server NAME; printed once, as JSON."""
-    client, secret = with_service(settings, lambda s: s.create_client(name))
+def clients_add(
+    settings: Settings,
+    name: str,
+    issue_sessions: bool,
+    jwks_file: Path | None,
+    roles: tuple[str, ...],
+) -> None:
+    """Create credentials for client NAME; printed once, as JSON.
+
+    Every client may introspect tokens and follow the revocation feed. With
+    --issue-sessions it may also start sessions for its own users: it signs a
+    JWT (iss: its client_id, sub: the user's id, aud: the issuer or its
+    token endpoint, exp at most 300 s ahead, a single-use jti) with a key of
+    --jwks-file, or with its client_secret (HS256), and sends it to POST
+    /token as grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, asking
+    for roles among --role in scope.
+    """
+    jwks = _read_jwks(jwks_file) if jwks_file is not None else None
+    client, secret = with_service(
+        settings,
+        lambda s: s.create_client(
+            name, issues_sessions=issue_sessions, session_roles=roles, jwks=jwks
+        ),
+    )
     click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+def _read_jwks(path: Path) -> object:
+    if path.stat().st_size > 64 * 1024:
+        raise click.BadParameter("a JWK Set file is at most 64 KiB", param_hint="--jwks-file")
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--jwks-file") from exc
 
 
 @cli.command("migrate")

@@ -20,6 +20,7 @@ from ..errors import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     InvalidTokenError,
     JwtWardenError,
     NotFoundError,
@@ -38,6 +39,7 @@ logger = logging.getLogger("jwtwarden.server")
 
 _STATUS: dict[type[JwtWardenError], int] = {
     InvalidRequestError: 400,
+    InvalidScopeError: 400,
     UnsupportedGrantTypeError: 400,
     InvalidGrantError: 400,
     InvalidClientError: 401,

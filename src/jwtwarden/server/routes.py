@@ -22,17 +22,19 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
     ("/token", "post"): (
         oauth.token,
         Operation(
-            "RFC 6749 token endpoint: password and refresh_token grants",
+            "RFC 6749 token endpoint: password, refresh_token and (RFC 7523) "
+            "urn:ietf:params:oauth:grant-type:jwt-bearer grants",
             "OAuth",
             form={
                 "grant_type": True,
                 "username": False,
                 "password": False,
                 "refresh_token": False,
+                "assertion": False,
                 "client_id": False,
                 "scope": False,
             },
-            errors=(400, 413, 415, 429, 503),
+            errors=(400, 401, 413, 415, 429, 503),
         ),
     ),
     ("/revoke", "post"): (

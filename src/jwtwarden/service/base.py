@@ -4,6 +4,7 @@ judgement, events and housekeeping."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,14 @@ from ..events import Event, EventSink
 from ..keysource import KeyManager
 from ..passwords import Passwords
 from ..stores.base import Store
-from ..tokens.access import AccessClaims, decode_access_token, revoked_error
-from ..tokens.refresh import ParsedRefreshToken, SaltCache, is_genuine
+from ..tokens.access import (
+    AccessClaims,
+    decode_access_token,
+    encode_access_token,
+    new_access_claims,
+    revoked_error,
+)
+from ..tokens.refresh import ParsedRefreshToken, SaltCache, is_genuine, mint_refresh_token
 
 if TYPE_CHECKING:
     from typing import Self
@@ -235,6 +242,20 @@ class ServiceBase:
             genuine=genuine,
             now=now,
             policy=self.policy,
+        )
+
+    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
+        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
+        exp = claims["exp"]
+        return TokenPair(
+            access_token=encode_access_token(claims, self.keys.signing_key()),
+            refresh_token=mint_refresh_token(
+                self.keys.ring.mac_secret, session.sid, generation, session.salt
+            ),
+            expires_in=max(0, min(math.ceil(exp - now), math.ceil(self.policy.access_ttl))),
+            sub=user.sub,
+            sid=session.sid,
+            refresh_expires_in=max(0, math.floor(session.expires_at - now)),
         )
 
     # housekeeping and events

@@ -1,18 +1,30 @@
-"""Resource-server clients: their credentials, and token introspection
-(RFC 7662) on their behalf."""
+"""Registered clients: their credentials, token introspection (RFC 7662)
+on their behalf, and the JWT-bearer assertions (RFC 7523) of those that
+start sessions."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from ..core import inputs
-from ..core.clients import Client, hash_client_secret, is_client_secret
+from ..core.clients import Client, derived_client_secret, hash_client_secret, is_client_secret
 from ..core.rotation import Rotated
-from ..errors import InvalidClientError, InvalidRequestError, InvalidTokenError, StoreConflictError
-from ..tokens.access import AccessClaims
+from ..core.users import validate_roles
+from ..errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidTokenError,
+    StoreConflictError,
+)
+from ..tokens.access import AccessClaims, read_payload, verify_signed
+from ..tokens.assertion import Assertion, check_assertion
+from ..tokens.jwks import VerifyingKey, parse_jwks, registered_jwks
 from ..tokens.refresh import parse_refresh_token
 from .base import ServiceBase
 
@@ -26,14 +38,46 @@ _NO_CLIENT_HASH = hash_client_secret(secrets.token_urlsafe(32))
 class Clients(ServiceBase):
     """The resource-server part of :class:`~jwtwarden.service.TokenService`."""
 
-    async def create_client(self, name: str) -> tuple[Client, str]:
-        """New resource-server credentials; the secret is returned once and
-        only its hash is stored."""
+    async def create_client(
+        self,
+        name: str,
+        *,
+        issues_sessions: bool = False,
+        session_roles: Iterable[str] = (),
+        jwks: object = None,
+    ) -> tuple[Client, str]:
+        """New client credentials; the secret is returned once and only its
+        hash is stored.
+
+        Every client may introspect tokens and follow the revocation feed.
+        ``issues_sessions`` also lets it start sessions for its own users
+        with the JWT-bearer grant (RFC 7523), carrying at most
+        ``session_roles``; it signs its assertions with a key of ``jwks``
+        (a JWK Set or one JWK, public keys only: ``registered_jwks``) or,
+        without one, with its secret (HS256; the secret is then derived
+        from the server's secret, ``derived_client_secret``, so it need not
+        be stored). Raises InvalidRequestError for a bad name, role or key
+        and StoreConflictError for a taken name.
+        """
         if not isinstance(name, str) or not _CLIENT_NAME.fullmatch(name):
             raise InvalidRequestError("A client name is 1-100 letters, digits and _.:- characters.")
-        secret = secrets.token_urlsafe(32)
+        roles = validate_roles(session_roles)
+        if not issues_sessions and (roles or jwks is not None):
+            raise InvalidRequestError("Roles and keys are for clients that issue sessions.")
+        keys = None if jwks is None else registered_jwks(jwks)
+        client_id = "rs_" + secrets.token_urlsafe(12)
+        if issues_sessions and keys is None:
+            secret = derived_client_secret(self.keys.ring.mac_secret, client_id)
+        else:
+            secret = secrets.token_urlsafe(32)
         client = Client(
-            "rs_" + secrets.token_urlsafe(12), name, hash_client_secret(secret), self.clock.now()
+            client_id,
+            name,
+            hash_client_secret(secret),
+            self.clock.now(),
+            issues_sessions,
+            roles,
+            keys,
         )
         try:
             await self.store.create_client(client)
@@ -53,6 +97,45 @@ class Clients(ServiceBase):
         if client is None or not ok:
             raise InvalidClientError()
         return client
+
+    async def authenticate_assertion(self, assertion: str, now: float) -> tuple[Client, Assertion]:
+        """The client that signed a JWT-bearer assertion and its checked
+        claims (``tokens/assertion.py``): InvalidClientError when ``iss``
+        names no client that may issue sessions, InvalidGrantError for a
+        malformed or badly signed assertion or a refused claim. The
+        signature is checked with the client's registered keys, or its
+        secret (HS256), and the key's own algorithm only."""
+        try:
+            issuer = read_payload(assertion).get("iss")
+        except InvalidTokenError as exc:
+            raise InvalidGrantError("The assertion is not a signed JWT.") from exc
+        client = None
+        if isinstance(issuer, str) and inputs.is_client_id(issuer):
+            client = await self.store.get_client(issuer)
+        if client is None or not client.issues_sessions:
+            raise InvalidClientError("The assertion's issuer is not a client that issues sessions.")
+        try:
+            payload = verify_signed(assertion, self._assertion_keys(client))
+        except InvalidTokenError as exc:
+            raise InvalidGrantError(
+                "The assertion's signature is not the client's.",
+                detail=f"assertion refused client_id={client.client_id}: {exc.description}",
+            ) from exc
+        issuer_url = self.policy.issuer.rstrip("/")
+        checked = check_assertion(
+            payload,
+            client_id=client.client_id,
+            audiences={self.policy.issuer, issuer_url, f"{issuer_url}/token"},
+            now=now,
+            leeway=self.policy.leeway,
+        )
+        return client, checked
+
+    def _assertion_keys(self, client: Client) -> list[VerifyingKey]:
+        if client.jwks is None:
+            secret = derived_client_secret(self.keys.ring.mac_secret, client.client_id)
+            return [VerifyingKey("", "HS256", secret.encode())]
+        return parse_jwks(json.loads(client.jwks))
 
     async def introspect(
         self, token: str, token_type_hint: str | None = None, *, refresh_tokens: bool = False

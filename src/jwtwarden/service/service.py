@@ -3,43 +3,35 @@ account and client parts."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..core import inputs
-from ..core.claims import custom_claims
 from ..core.rotation import GraceReplay, Rejected, Reused, Rotated
 from ..core.sessions import Session
-from ..core.users import User, external_username, normalize_username, validate_roles
+from ..core.users import User, normalize_username
 from ..core.view import RevocationSnapshot
 from ..errors import (
     InvalidCredentialsError,
     InvalidGrantError,
-    InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
     RefreshTokenReusedError,
-    StoreConflictError,
 )
-from ..tokens.access import AccessClaims, encode_access_token, new_access_claims
+from ..tokens.access import AccessClaims
 from ..tokens.jwks import export_jwks
 from ..tokens.keys import SigningKey
 from ..tokens.refresh import (
     is_genuine,
-    mint_refresh_token,
-    new_salt,
-    new_sid,
     parse_refresh_token,
 )
 from .accounts import Accounts
 from .base import TokenPair
-from .clients import Clients
+from .sessions import Sessions
 
 __all__ = ["TokenService"]
 
 
-class TokenService(Accounts, Clients):
+class TokenService(Accounts, Sessions):
     """Login, rotation, revocation and verification over one store.
 
     Build it with :meth:`open` from :class:`~jwtwarden.settings.Settings`, or
@@ -86,116 +78,6 @@ class TokenService(Accounts, Clients):
         if rehash:
             await self._upgrade_hash(user, password)
         return await self._begin(user, now, ip, user_agent, client_id)
-
-    async def start_session(
-        self,
-        sub: str,
-        *,
-        roles: Iterable[str] = (),
-        claims: Mapping[str, object] | None = None,
-        ip: str | None = None,
-        user_agent: str | None = None,
-        client_id: str = "jwtwarden",
-    ) -> TokenPair:
-        """Start a session for a user the application authenticated itself
-        (its own user table, Django's ``authenticate``, SSO): the same tokens
-        as :meth:`login`, and no password in jwtwarden.
-
-        ``sub`` is the application's own user id (1-128 printable ASCII).
-        The first call creates a jwtwarden user with that ``sub`` and no
-        password (named by :func:`~jwtwarden.core.users.external_username`),
-        so every per-user rule works for it: cutoff, ban, :meth:`set_roles`,
-        :meth:`logout_all`, :meth:`list_sessions`, reuse detection, events.
-        ``roles`` are the user's roles from now on: roles that differ from
-        the stored ones are a :meth:`set_roles` (the tokens carrying the old
-        ones die). ``claims`` are custom claims for every access token of
-        this session, refreshes included (``core/claims.py``).
-
-        Raises InvalidRequestError for a bad ``sub``, role or claim, and
-        InvalidGrantError for a banned user or a ``sub`` that is a jwtwarden
-        account with a password (it logs in with :meth:`login`); nothing is
-        created then.
-        """
-        if not inputs.is_sub(sub):
-            raise InvalidRequestError("A sub is 1 to 128 printable ASCII characters.")
-        checked = validate_roles(roles)
-        claims_text = custom_claims(claims)
-        client_id = inputs.oauth_client_id(client_id)
-        now = self.clock.now()
-        ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
-        user = await self.store.get_user(sub) or await self._new_external_user(sub, checked, now)
-        if user.has_password:
-            raise InvalidGrantError(
-                "That user logs in with a jwtwarden password.", detail=f"start_session sub={sub}"
-            )
-        if user.revocation.is_banned(now):
-            self._emit(
-                "login_failed", now, sub=sub, ip=ip, user_agent=user_agent,
-                reason="banned", client_id=client_id,
-            )  # fmt: skip
-            raise InvalidGrantError("The user is banned.")
-        if user.roles != checked:
-            # The cutoff is at the new session's own instant, which it
-            # survives (a cutoff covers only what began before it).
-            if not await self.store.set_roles(sub, checked, now):
-                raise NotFoundError("No such user.")
-            self._emit("roles_changed", now, sub=sub, roles=",".join(checked))
-            user = await self.get_user(sub)
-        return await self._begin(
-            user, now, ip, user_agent, client_id, claims_text, method="external"
-        )
-
-    async def _new_external_user(self, sub: str, roles: tuple[str, ...], now: float) -> User:
-        """Create the password-less user of ``sub``; a racing call may have
-        created it first. InvalidGrantError if its username is a local
-        account's."""
-        user = User(sub, external_username(sub), "", roles, now)
-        try:
-            await self.store.create_user(user)
-        except StoreConflictError:
-            found = await self.store.get_user(sub)
-            if found is None:
-                raise InvalidGrantError(
-                    "That user id is the username of another jwtwarden account.",
-                    detail=f"start_session username taken sub={sub}",
-                ) from None
-            return found
-        self._emit("user_created", now, sub=sub, source="external")
-        return user
-
-    async def _begin(
-        self,
-        user: User,
-        now: float,
-        ip: str | None,
-        user_agent: str | None,
-        client_id: str,
-        claims: str | None = None,
-        **detail: Any,
-    ) -> TokenPair:
-        """The new session of a login or :meth:`start_session`."""
-        session = Session(
-            sid=new_sid(),
-            sub=user.sub,
-            generation=0,
-            salt=new_salt(),
-            auth_time=now,
-            expires_at=now + self.policy.session_ttl,
-            last_used_at=now,
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-            claims=claims,
-        )
-        await self.store.create_session(session)
-        self._salts.put(session.sid, session.salt)
-        if detail:
-            detail["client_id"] = client_id
-        self._emit(
-            "login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent, **detail
-        )
-        await self._housekeeping(now)
-        return self._issue(session, user, session.generation, now)
 
     async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
         """The user if the password is theirs, and whether their hash should
@@ -290,20 +172,6 @@ class TokenService(Accounts, Clients):
             current_generation=decision.current_generation,
             revoked=self.policy.reuse_revokes,
             session_ip=session.ip,
-        )
-
-    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
-        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
-        exp = claims["exp"]
-        return TokenPair(
-            access_token=encode_access_token(claims, self.keys.signing_key()),
-            refresh_token=mint_refresh_token(
-                self.keys.ring.mac_secret, session.sid, generation, session.salt
-            ),
-            expires_in=max(0, min(math.ceil(exp - now), math.ceil(self.policy.access_ttl))),
-            sub=user.sub,
-            sid=session.sid,
-            refresh_expires_in=max(0, math.floor(session.expires_at - now)),
         )
 
     # revocation

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.clients import Client
 from ..core.revocation import UserRevocation
 from ..core.sessions import Session
 from ..core.users import User
@@ -17,6 +18,9 @@ SESSION_COLUMNS = (
     "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
     "revoked_at, revoke_reason, ip, user_agent, client_id, claims"
 )
+#: A client row (``issues_sessions``, ``session_roles`` and ``jwks`` since
+#: the JWT-bearer grant).
+CLIENT_COLUMNS = "client_id, name, secret_hash, created_at, issues_sessions, session_roles, jwks"
 USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
 #: How many columns a session row has (a joined row is session + user).
 SESSION_WIDTH = 14
@@ -56,7 +60,8 @@ def session_from(row: Any) -> Session:
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """The user mapping of one SQL store, given how it stores ``roles``."""
+    """The user and client mapping of one SQL store, given how it stores
+    ``roles``."""
 
     #: ``roles`` as the driver binds them.
     encode_roles: Callable[[tuple[str, ...]], Any]
@@ -88,6 +93,18 @@ class Rows:
     def session_and_user(self, row: Any) -> tuple[Session, User]:
         """A row of :data:`SESSION_AND_USER_COLUMNS`."""
         return session_from(row[:SESSION_WIDTH]), self.user(row[SESSION_WIDTH:])
+
+    def client_row(self, c: Client) -> tuple[Any, ...]:
+        """The values of :data:`CLIENT_COLUMNS`."""
+        roles = self.encode_roles(c.session_roles)
+        return (c.client_id, c.name, c.secret_hash, c.created_at, c.issues_sessions, roles, c.jwks)
+
+    def client(self, row: Any) -> Client:
+        """A row of :data:`CLIENT_COLUMNS`."""
+        client_id, name, secret_hash, created_at, issues, roles, jwks = row
+        return Client(
+            client_id, name, secret_hash, created_at, bool(issues), self.decode_roles(roles), jwks
+        )
 
 
 def event_from(

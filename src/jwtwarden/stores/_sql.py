@@ -70,6 +70,15 @@ USER_STATE = "RETURNING sub, cutoff_at, keep_sid, banned_until"
 # reading, so it is a parameter.
 EVENT_FORGET_AT = "CASE WHEN kind = 'jti' THEN forget_at ELSE at + {h} END"
 
+# Mirrors the Store.remember_once contract: insert, or take over an entry
+# whose until has passed; RETURNING yields a row exactly when the id is new.
+REMEMBER_ONCE = (
+    "INSERT INTO seen_once (namespace, key, until) VALUES ({ns}, {key}, {until}) "
+    "ON CONFLICT (namespace, key) DO UPDATE SET until = excluded.until "
+    "WHERE seen_once.until <= {now} RETURNING 1"
+)
+
+
 _SET_PASSWORD = "UPDATE users SET password_hash = {hash} WHERE sub = {sub}"
 _SET_PASSWORD_AND_CUTOFF = (
     f"UPDATE users SET password_hash = {{hash}}, {LATER_CUTOFF} WHERE sub = {{sub}}"

@@ -144,8 +144,8 @@ class Store(Protocol):
         """Delete state that can no longer matter (denylist entries past their
         ``forget_at``, sessions that are expired, idle, cut off or revoked
         longer than ``policy.revocation_horizon`` ago, login failures at least
-        ``policy.login_window`` old); return how many records, in bounded
-        batches."""
+        ``policy.login_window`` old, :meth:`remember_once` entries past their
+        ``until``); return how many records, in bounded batches."""
 
     # login throttling
     async def login_failures(
@@ -159,11 +159,21 @@ class Store(Protocol):
 
     async def clear_login_failures(self, key: str) -> None: ...
 
-    # resource-server clients
+    # registered clients
     async def create_client(self, client: Client) -> None:
         """Add a client; StoreConflictError if the id or name is taken."""
 
     async def get_client(self, client_id: str) -> Client | None: ...
+
+    # single-use ids
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        """``True`` the first time ``(namespace, key)`` is seen, ``False`` if
+        it was already seen and its ``until`` is still after ``now``: one
+        atomic step, shared by every process on the store, so a replayed id
+        (a JWT-bearer assertion's ``jti``; later a DPoP proof's) is refused
+        by whichever process gets it. An entry is kept until ``until`` only
+        (the caller bounds it: an assertion's expiry), then purged (a TTL
+        in Redis, ``purge_expired`` elsewhere) or replaced."""
 
     # secret material, always encrypted by the caller
     async def load_keyring(self) -> bytes | None: ...

@@ -41,6 +41,7 @@ class MemoryStore:
         self._events: list[tuple[int, str, str, float, float | None, UserRevocation | None]] = []
         self._position = 0
         self._clients: dict[str, Client] = {}
+        self._once: dict[tuple[str, str], float] = {}
 
     async def ping(self) -> None:
         return None
@@ -235,7 +236,10 @@ class MemoryStore:
             ]
             for sid in dead:
                 del self._sessions[sid]
-            since, dropped = now - policy.login_window, 0
+            seen = [k for k, until in self._once.items() if until <= now]
+            for k in seen:
+                del self._once[k]
+            since, dropped = now - policy.login_window, len(seen)
             for key, times in list(self._failures.items()):
                 kept = [t for t in times if t > since]
                 dropped += len(times) - len(kept)
@@ -290,6 +294,14 @@ class MemoryStore:
         """Append a feed event; the caller holds the lock."""
         self._position += 1
         self._events.append((self._position, kind, key, at, forget_at, user))
+
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        with self._lock:
+            kept = self._once.get((namespace, key))
+            if kept is not None and kept > now:
+                return False
+            self._once[(namespace, key)] = until
+            return True
 
     async def load_keyring(self) -> bytes | None:
         return self._keyring

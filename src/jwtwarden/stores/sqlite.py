@@ -29,6 +29,7 @@ from ..core.view import RevocationEvent, RevocationSnapshot, event_forget_at
 from ..errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from . import _sql
 from ._rows import (
+    CLIENT_COLUMNS,
     SESSION_AND_USER_COLUMNS,
     SESSION_COLUMNS,
     SESSION_WIDTH,
@@ -44,11 +45,16 @@ from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Columns added after a table was first created: ``(table, column, type)``.
 #: An older file gets them by ``ALTER TABLE … ADD COLUMN`` (a new one has
 #: them in ``sqlite_schema.sql`` already), so existing databases keep working.
-_ADDED_COLUMNS = (("sessions", "claims", "TEXT"),)
+_ADDED_COLUMNS = (
+    ("sessions", "claims", "TEXT"),  # 3
+    ("clients", "issues_sessions", "INTEGER NOT NULL DEFAULT 0"),  # 4
+    ("clients", "session_roles", "TEXT NOT NULL DEFAULT '[]'"),
+    ("clients", "jwks", "TEXT"),
+)
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
 
@@ -86,6 +92,8 @@ _PURGES = (
     "OR s.last_used_at <= :now - :idle "
     "OR u.sub IS NULL OR (s.auth_time < u.cutoff_at AND s.sid IS NOT u.keep_sid))) "
     "LIMIT :n)",
+    "DELETE FROM seen_once WHERE (namespace, key) IN (SELECT namespace, key FROM seen_once "
+    "WHERE until <= :now LIMIT :n)",
     "DELETE FROM login_failures WHERE rowid IN "
     "(SELECT rowid FROM login_failures WHERE at <= :now - :window LIMIT :n)",
     # Mirrors jwtwarden.core.view.event_forget_at.
@@ -386,14 +394,22 @@ class SqliteStore(UserWrites):
     # resource-server clients
 
     async def create_client(self, client: Client) -> None:
-        sql = "INSERT INTO clients (client_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)"
-        params = (client.client_id, client.name, client.secret_hash, client.created_at)
-        await self._run(self._execute, sql, params)
+        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({SQLITE.values(7)})"
+        await self._run(self._execute, sql, self._rows.client_row(client))
 
     async def get_client(self, client_id: str) -> Client | None:
-        sql = "SELECT client_id, name, secret_hash, created_at FROM clients WHERE client_id = ?"
+        sql = f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"
         row = self._read_one(sql, (client_id,))
-        return None if row is None else Client(*row)
+        return None if row is None else self._rows.client(row)
+
+    # single-use ids
+
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        row = await self._write_one(
+            SQLITE.sql(_sql.REMEMBER_ONCE),
+            {"ns": namespace, "key": key, "now": now, "until": until},
+        )
+        return row is not None
 
     # secret material
 

@@ -54,11 +54,24 @@ CREATE INDEX IF NOT EXISTS login_failures_by_key ON login_failures (key, at);
 CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (at);
 -- Resource servers allowed to introspect tokens; secrets kept as SHA-256.
 CREATE TABLE IF NOT EXISTS clients (
-    client_id   TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    secret_hash TEXT NOT NULL,
-    created_at  REAL NOT NULL
+    client_id       TEXT PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    secret_hash     TEXT NOT NULL,
+    created_at      REAL NOT NULL,
+    -- schema 4: a backend that starts sessions (JWT-bearer grant)
+    issues_sessions INTEGER NOT NULL DEFAULT 0,
+    session_roles   TEXT NOT NULL DEFAULT '[]',   -- JSON array
+    jwks            TEXT                          -- public JWK Set; NULL: HS256
 );
+-- Single-use ids (schema 4): a JWT-bearer assertion's jti, kept until it
+-- expires (remember_once; purged by purge_expired).
+CREATE TABLE IF NOT EXISTS seen_once (
+    namespace TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    until     REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_once_by_time ON seen_once (until);
 -- The revocation feed (schema 2): one row per revocation, in commit order
 -- (SQLite has one writer; AUTOINCREMENT never reuses a position). Trimmed
 -- once an event can no longer matter.

@@ -35,7 +35,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,6 +59,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
+    from .jwks import VerifyingKey
     from .keys import PublicKey, SigningKey
 
 __all__ = [
@@ -69,7 +70,9 @@ __all__ = [
     "encode_access_token",
     "new_access_claims",
     "read_header",
+    "read_payload",
     "revoked_error",
+    "verify_signed",
     "VerificationKey",
 ]
 
@@ -193,6 +196,47 @@ def _b64encode(data: bytes) -> str:
 def read_header(token: str) -> dict[str, Any]:
     """The unverified header, after the size and shape checks."""
     return _json_object(_split(token)[0])
+
+
+def read_payload(token: str) -> dict[str, Any]:
+    """The unverified payload, after the size and shape checks: only to
+    find who claims to have signed it (a JWT-bearer assertion's ``iss``)."""
+    return _json_object(_split(token)[1])
+
+
+def verify_signed(token: str, keys: Sequence[VerifyingKey]) -> dict[str, Any]:
+    """The payload of a compact JWS signed by one of ``keys`` (any JWT, not
+    only an access token: a client's JWT-bearer assertion).
+
+    The same refusals as an access token's header, ``typ`` aside: ``alg:
+    none``, an ``alg`` other than the chosen key's own (so an HS256 token
+    cannot pass for an RS256 one), ``jku``/``jwk``/``x5u``/``x5c``/``crit``
+    and ``cty``. With several keys the ``kid`` picks one; a single key is
+    tried whatever the ``kid`` says. Raises MalformedTokenError, UnknownKeyError or
+    BadSignatureError.
+    """
+    header_b64, payload_b64, signature_b64 = _split(token)
+    header = _json_object(header_b64)
+    alg, kid = header.get("alg"), header.get("kid")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise MalformedTokenError("The token is unsigned.")
+    if _FORBIDDEN_HEADERS.intersection(header) or "cty" in header:
+        raise MalformedTokenError("The token names its own key or content type; refused.")
+    candidates = list(keys) if len(keys) == 1 else [k for k in keys if k.kid == kid]
+    if len(candidates) != 1:
+        raise UnknownKeyError()
+    key = candidates[0]
+    if alg != key.alg and {alg, key.alg} != {"EdDSA", "Ed25519"}:
+        raise BadSignatureError("The token algorithm does not match its key.")
+    try:
+        signature = _signature_bytes(signature_b64)
+        signing_input = f"{header_b64}.{payload_b64}".encode()
+        genuine = _ALGORITHMS[key.alg].verify(signing_input, key.public, signature)
+    except (jwt.PyJWTError, *_PARSE_ERRORS) as exc:
+        raise BadSignatureError() from exc
+    if not genuine:
+        raise BadSignatureError()
+    return _json_object(payload_b64)
 
 
 def _split(token: object) -> tuple[str, str, str]:

@@ -17,6 +17,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from ..errors import InvalidRequestError
+
 __all__ = [
     "PublicKey",
     "PublishedKey",
@@ -24,6 +26,7 @@ __all__ = [
     "export_jwks",
     "parse_jwks",
     "public_jwk",
+    "registered_jwks",
     "thumbprint",
 ]
 
@@ -111,3 +114,58 @@ def parse_jwks(document: dict[str, Any]) -> list[VerifyingKey]:
             continue
         keys.append(VerifyingKey(kid, alg, parsed.key))
     return keys
+
+
+#: How many keys a client may register (a current one and a few next ones).
+MAX_CLIENT_KEYS = 8
+#: Members that only a private or a symmetric key has (RFC 7518 §6).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: The one algorithm each key type may sign assertions with.
+_ALG_OF = {("OKP", "Ed25519"): "EdDSA", ("EC", "P-256"): "ES256", ("RSA", None): "RS256"}
+_MIN_RSA_BITS = 2048
+
+
+def registered_jwks(document: object) -> str:
+    """The public keys a client registers to sign its JWT-bearer assertions
+    (a JWK Set, or one JWK), checked and reduced to a canonical JWK Set as
+    JSON: every key public (a private or a symmetric member is refused, so a
+    secret is never stored by mistake), Ed25519, P-256 or RSA of at least
+    2048 bits, each bound to its one algorithm (``EdDSA``, ``ES256``,
+    ``RS256``; a different ``alg`` is refused) and named by its ``kid`` or
+    its RFC 7638 thumbprint. Raises InvalidRequestError naming the fault."""
+    if isinstance(document, dict) and "kty" in document:
+        document = {"keys": [document]}
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_CLIENT_KEYS:
+        raise InvalidRequestError(f"A JWK Set of 1 to {MAX_CLIENT_KEYS} public keys is needed.")
+    out = [_registered_key(jwk) for jwk in keys]
+    kids = [jwk["kid"] for jwk in out]
+    if len(set(kids)) != len(kids):
+        raise InvalidRequestError("Two keys of the JWK Set share a kid.")
+    return json.dumps({"keys": out}, separators=(",", ":"), sort_keys=True)
+
+
+def _registered_key(jwk: object) -> dict[str, Any]:
+    if not isinstance(jwk, dict):
+        raise InvalidRequestError("Each key of the JWK Set is a JSON object.")
+    if _PRIVATE_MEMBERS.intersection(jwk) or jwk.get("kty") == "oct":
+        raise InvalidRequestError("Register public keys only: this JWK holds a private key.")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    alg = _ALG_OF.get((kty, crv if kty != "RSA" else None))  # type: ignore[arg-type]
+    if alg is None:
+        raise InvalidRequestError("Keys are Ed25519 (OKP), P-256 (EC) or RSA.")
+    if jwk.get("alg", alg) not in (alg, "Ed25519" if alg == "EdDSA" else alg):
+        raise InvalidRequestError(f"A {kty} {crv or ''} key signs with {alg} only.".strip())
+    if jwk.get("use", "sig") != "sig":
+        raise InvalidRequestError("Keys are for signatures (use: sig).")
+    try:
+        parsed = jwt.PyJWK({**jwk, "alg": alg}, algorithm=alg).key
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidRequestError("A key of the JWK Set is malformed.") from exc
+    if isinstance(parsed, rsa.RSAPublicKey) and parsed.key_size < _MIN_RSA_BITS:
+        raise InvalidRequestError(f"RSA keys are at least {_MIN_RSA_BITS} bits.")
+    public = public_jwk(parsed)
+    kid = jwk.get("kid", thumbprint(public))
+    if not isinstance(kid, str) or not 1 <= len(kid) <= 256:
+        raise InvalidRequestError("A kid is 1 to 256 characters.")
+    return {**public, "kid": kid, "alg": alg, "use": "sig"}

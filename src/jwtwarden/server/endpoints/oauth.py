@@ -18,7 +18,9 @@ from .context import context, revokes
 __all__ = ["introspection", "jwks", "metadata", "revocation", "token"]
 
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-GRANT_TYPES = ["password", "refresh_token"]
+#: RFC 7523 §2.1: a registered backend client's signed JWT starts a session.
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GRANT_TYPES = ["password", "refresh_token", JWT_BEARER]
 
 
 async def token(request: Request) -> Response:
@@ -43,9 +45,24 @@ async def token(request: Request) -> Response:
         except RefreshTokenReusedError:
             await ctx.sync()  # the stolen session's access tokens die here at once
             raise
+    elif grant == JWT_BEARER:
+        pair = await jwt_bearer_grant(request, form)
     else:
         raise UnsupportedGrantTypeError(f"Supported grant types: {', '.join(GRANT_TYPES)}.")
     return JSONResponse(token_response(pair), headers=_NO_STORE)
+
+
+async def jwt_bearer_grant(request: Request, form: dict[str, str]) -> TokenPair:
+    """RFC 7523 §2.1: ``assertion`` (the client's signed JWT) and an optional
+    ``scope`` (the roles, space-separated). The assertion authenticates the
+    client (§2.2 is not needed), so ``client_id`` is ignored."""
+    ctx = context(request)
+    return await ctx.service.exchange_assertion(
+        require(form, "assertion"),
+        scope=form.get("scope"),
+        ip=ctx.client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
 
 
 def token_response(pair: TokenPair) -> dict[str, object]:

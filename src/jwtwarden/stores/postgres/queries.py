@@ -120,6 +120,8 @@ PURGES = (
     "AND u.cutoff_at > %(now)s - %(ttl)s AND s.revoked_at IS NULL "
     "AND s.auth_time < u.cutoff_at AND s.sid IS DISTINCT FROM u.keep_sid "
     "LIMIT %(n)s FOR UPDATE OF s SKIP LOCKED)",
+    "DELETE FROM seen_once WHERE (namespace, key) IN (SELECT namespace, key FROM seen_once "
+    "WHERE until <= %(now)s LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
     "DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures "
     "WHERE at <= %(now)s - %(window)s LIMIT %(n)s FOR UPDATE SKIP LOCKED)",
     # Mirrors jwtwarden.core.view.event_forget_at. A jti event's "at" is its

@@ -12,8 +12,8 @@ from ...core.revocation import NO_REVOCATION, UserRevocation
 from ...core.sessions import Session
 from ...core.users import User, normalize_username
 from ...core.view import RevocationEvent, RevocationSnapshot
-from .._rows import Rows, feed_position, session_from, session_row
-from .._sql import PSYCOPG, USER_STATE, Dialect, UserWrites, purge_params
+from .._rows import CLIENT_COLUMNS, Rows, feed_position, session_from, session_row
+from .._sql import PSYCOPG, REMEMBER_ONCE, USER_STATE, Dialect, UserWrites, purge_params
 from ..base import RevocationFacts
 from .connection import Conn, Connections, translated
 from .feed import append_event, events_from, snapshot_from, wait_for_event
@@ -258,16 +258,19 @@ class PostgresStore(UserWrites):
     # resource-server clients
 
     async def create_client(self, client: Client) -> None:
-        sql = (
-            "INSERT INTO clients (client_id, name, secret_hash, created_at) VALUES (%s, %s, %s, %s)"
-        )
-        params = (client.client_id, client.name, client.secret_hash, client.created_at)
-        await self._db.changed(sql, params)
+        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({PSYCOPG.values(7)})"
+        await self._db.changed(sql, self._rows.client_row(client))
 
     async def get_client(self, client_id: str) -> Client | None:
-        sql = "SELECT client_id, name, secret_hash, created_at FROM clients WHERE client_id = %s"
+        sql = f"SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = %s"
         row = await self._db.fetchone(sql, (client_id,), read=True)
-        return None if row is None else Client(*row)
+        return None if row is None else self._rows.client(row)
+
+    # single-use ids
+
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        params = {"ns": namespace, "key": key, "now": now, "until": until}
+        return await self._db.changed(PSYCOPG.sql(REMEMBER_ONCE), params) > 0
 
     # secret material
 

@@ -171,13 +171,28 @@ def revocation_of(
 
 
 def client_fields(c: Client) -> list[str]:
-    return ["n", c.name, "h", c.secret_hash, "c", fmt_float(c.created_at)]
+    """``n`` name, ``h`` secret hash, ``c`` created_at; a client that starts
+    sessions adds ``i`` (``1``), ``r`` its roles (JSON) and ``j`` its JWK Set."""
+    fields = ["n", c.name, "h", c.secret_hash, "c", fmt_float(c.created_at)]
+    if c.issues_sessions:
+        fields += ["i", "1", "r", json.dumps(list(c.session_roles))]
+    if c.jwks is not None:
+        fields += ["j", c.jwks]
+    return fields
 
 
 def client_of(client_id: str, h: dict[bytes, bytes]) -> Client | None:
     if not h:
         return None
-    return Client(client_id, h[b"n"].decode(), h[b"h"].decode(), float(h[b"c"]))
+    return Client(
+        client_id,
+        h[b"n"].decode(),
+        h[b"h"].decode(),
+        float(h[b"c"]),
+        issues_sessions=h.get(b"i") == b"1",
+        session_roles=tuple(json.loads(h[b"r"])) if b"r" in h else (),
+        jwks=_opt_text(h.get(b"j")),
+    )
 
 
 # the feed

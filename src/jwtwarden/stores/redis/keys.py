@@ -73,6 +73,10 @@ class Keys:
     def client_name(self, name: str) -> str:
         return f"{self.prefix}:cn:{{{name}}}"
 
+    def once(self, namespace: str, key: str) -> str:
+        """A single-use id (``remember_once``); its value is its ``until``."""
+        return f"{self.prefix}:o:{namespace}:{{{key}}}"
+
 
 def sid_of(session_key: bytes) -> str:
     """The sid in a session key that SCAN returned."""

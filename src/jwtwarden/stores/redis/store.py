@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import time
 from collections.abc import Sequence
+from importlib import resources
 from typing import cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -46,6 +48,9 @@ __all__ = ["RedisStore"]
 
 #: How long a name claim waits for its record before it frees itself.
 _CLAIM_TTL = 60
+#: ``scripts/once.lua``: registered per call rather than in ``Scripts``,
+#: since single-use ids are rare (a grant, not every refresh).
+_ONCE_SCRIPT = resources.files(__package__).joinpath("scripts", "once.lua").read_text()
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -405,6 +410,19 @@ class RedisStore:
             return client_of(client_id, await _hgetall(conn, self._keys.client(client_id)))
 
         return await self._conn.run(get)
+
+    # single-use ids
+
+    async def remember_once(self, namespace: str, key: str, now: float, until: float) -> bool:
+        if until <= now:
+            return True  # gone as soon as it is kept: nothing to remember
+        args = [fmt_float(now), fmt_float(until), str(max(1, math.ceil((until - now) * 1000)))]
+
+        async def remember(conn: Conn) -> bool:
+            script = conn.redis.register_script(_ONCE_SCRIPT)
+            return bool(await script(keys=[self._keys.once(namespace, key)], args=args))
+
+        return await self._conn.run(remember)
 
     # secret material
 
