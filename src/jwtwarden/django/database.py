@@ -6,10 +6,10 @@ handling, and a second implementation of them would be a second home for
 every rule. So the app runs jwtwarden's own SQL store, the one the contract
 suite proves, on the database Django's ``default`` alias names:
 
-- SQLite: the same file (jwtwarden's tables are ``users``, ``sessions``,
-  ``denylist``, ``login_failures``, ``clients``, ``meta`` and
-  ``revocation_events``; ``migrate`` refuses a file where a project table
-  already has one of those names). The store turns on WAL journaling, which
+- SQLite: the same file (jwtwarden's tables are those of
+  ``stores/sqlite_schema.sql``: ``users``, ``sessions``, ``denylist``, …;
+  ``migrate`` refuses a file where a project table already has one of those
+  names). The store turns on WAL journaling, which
   Django works with too. An in-memory database cannot be shared with another
   connection, so it is refused.
 - PostgreSQL: the same database, in a schema of its own (``JWTWARDEN
@@ -28,20 +28,10 @@ from django.db import connections
 
 from ..errors import ConfigurationError
 
-__all__ = ["DATABASE_ALIAS", "JWTWARDEN_SQLITE_TABLES", "is_postgres", "store_url"]
+__all__ = ["DATABASE_ALIAS", "create_tables", "is_postgres", "sqlite_tables", "store_url"]
 
 #: The Django database jwtwarden lives in.
 DATABASE_ALIAS = "default"
-#: The tables the SQLite store creates.
-JWTWARDEN_SQLITE_TABLES = (
-    "meta",
-    "users",
-    "sessions",
-    "denylist",
-    "login_failures",
-    "clients",
-    "revocation_events",
-)
 #: libpq options of a Django database passed on to jwtwarden's connections.
 _LIBPQ_OPTIONS = (
     "sslmode",
@@ -101,6 +91,15 @@ def _postgres_url(params: dict[str, Any], schema: str) -> str:
     return f"postgresql:///{quote(str(params['NAME']), safe='')}?{urlencode(query)}"
 
 
+def sqlite_tables() -> tuple[str, ...]:
+    """The tables the SQLite store creates, read from its schema file."""
+    import re
+    from importlib import resources
+
+    schema = resources.files("jwtwarden.stores").joinpath("sqlite_schema.sql").read_text()
+    return tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema))
+
+
 def create_tables(alias: str, url: str, schema: str) -> None:
     """Create or upgrade jwtwarden's tables in the Django database ``alias``
     (the app's migration runs this). Raises ConfigurationError when a project
@@ -117,7 +116,7 @@ def create_tables(alias: str, url: str, schema: str) -> None:
             cursor.execute("PRAGMA user_version")
             if cursor.fetchone()[0] == 0:
                 existing = set(connection.introspection.table_names(cursor))
-                clash = sorted(existing.intersection(JWTWARDEN_SQLITE_TABLES))
+                clash = sorted(existing.intersection(sqlite_tables()))
                 if clash:
                     raise ConfigurationError(
                         f"the database already has tables named {', '.join(clash)}, which "
