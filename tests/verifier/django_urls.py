@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,10 +47,21 @@ class DrfAdmin(APIView):
         return Response(me(cast(AccessClaims, request.auth)))
 
 
+class DrfStaff(APIView):
+    """Django's own permission class on a claims-only user."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        user = request.user
+        return Response({"staff": user.is_staff, "superuser": user.is_superuser})
+
+
 urlpatterns: list[Any] = [
     path("me", who),
     path("admin/", admin),
     path("public", public),
     path("drf/me", DrfMe.as_view()),
     path("drf/admin", DrfAdmin.as_view()),
+    path("drf/staff", DrfStaff.as_view()),
 ]

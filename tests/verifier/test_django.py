@@ -69,3 +69,21 @@ def test_drf_answers_401_with_the_bearer_challenge(minted: Minted) -> None:
 def test_drf_roles_are_checked_by_has_roles(minted: Minted) -> None:
     assert get("/drf/admin", minted.verifier, authorization=f"Bearer {minted.alice}")[0] == 403
     assert get("/drf/admin", minted.verifier, authorization=f"Bearer {minted.root}")[0] == 200
+
+
+def test_drf_is_admin_user_reads_the_roles_of_a_claims_user(minted: Minted) -> None:
+    # Once an AttributeError (ClaimsUser had no is_staff): a 500.
+    assert get("/drf/staff", minted.verifier, authorization=f"Bearer {minted.alice}")[0] == 403
+    status, _, body = get("/drf/staff", minted.verifier, authorization=f"Bearer {minted.root}")
+    assert (status, body) == (200, {"staff": True, "superuser": True})
+
+
+def test_a_claims_user_answers_what_djangos_users_answer(minted: Minted) -> None:
+    from jwtwarden.verifier.django import ClaimsUser
+
+    user = ClaimsUser(minted.verifier.verify(minted.root))
+    assert user.is_authenticated and not user.is_anonymous and user.is_active
+    assert user.has_perm("app.anything") and user.has_module_perms("app")
+    assert user.get_username() == user.pk and user.get_all_permissions() == set()
+    alice = ClaimsUser(minted.verifier.verify(minted.alice))
+    assert not (alice.is_staff or alice.is_superuser or alice.has_perm("app.anything"))

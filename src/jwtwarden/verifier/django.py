@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -51,6 +51,7 @@ __all__ = [  # noqa: F822 - the DRF classes come from __getattr__
     "HasRoles",
     "JwtWardenAuthentication",
     "JwtWardenMiddleware",
+    "Verifies",
     "get_verifier",
     "require_token",
 ]
@@ -72,11 +73,19 @@ def get_verifier() -> Verifier:
     return verifier
 
 
-def authenticate(request: HttpRequest) -> AccessClaims:
+class Verifies(Protocol):
+    """What checks a token: a :class:`~jwtwarden.Verifier`, or the
+    ``jwtwarden.django`` app's token service."""
+
+    def verify(self, token: str) -> AccessClaims: ...
+
+
+def authenticate(request: HttpRequest, verifier: Verifies | None = None) -> AccessClaims:
     """The claims of the request's token (``Bearer`` header first, then the
-    access cookie). Raises :class:`~jwtwarden.errors.InvalidTokenError`, and
+    access cookie), checked by ``verifier`` (default: :func:`get_verifier`).
+    Raises :class:`~jwtwarden.errors.InvalidTokenError`, and
     ``ConfigurationError`` on every request while no verifier is set."""
-    verifier = get_verifier()
+    verifier = verifier or get_verifier()
     token = token_from_headers(
         request.META.get("HTTP_AUTHORIZATION"),
         request.META.get("HTTP_COOKIE"),
@@ -97,13 +106,13 @@ class JwtWardenMiddleware:
         return self.get_response(request)
 
 
-def annotate(request: HttpRequest) -> AccessClaims | None:
+def annotate(request: HttpRequest, verifier: Verifies | None = None) -> AccessClaims | None:
     """Verify the request's token once, recording claims or the error."""
     if hasattr(request, "jwtwarden_claims"):
         return cast(AccessClaims | None, getattr(request, "jwtwarden_claims"))  # noqa: B009
     claims: AccessClaims | None = None
     try:
-        claims = authenticate(request)
+        claims = authenticate(request, verifier)
     except (InvalidTokenError, VerificationUnavailableError) as error:
         setattr(request, _ERROR_ATTRIBUTE, error)
     request.jwtwarden_claims = claims  # type: ignore[attr-defined]
@@ -141,10 +150,22 @@ def require_token(roles: Iterable[str] = ()) -> Callable[[View], View]:
     return decorate
 
 
+#: The role that makes a :class:`ClaimsUser` a superuser (and staff).
+SUPERUSER_ROLE = "admin"
+#: The role that makes a :class:`ClaimsUser` staff.
+STAFF_ROLE = "staff"
+
+
 class ClaimsUser:
     """The user DRF sees for a verified token: no database row, just the
     claims (``pk`` and ``username`` are ``sub``). Override
-    :meth:`JwtWardenAuthentication.get_user` to load a real user."""
+    :meth:`JwtWardenAuthentication.get_user` to load a real user.
+
+    It answers what code written for Django's users asks, so ``IsAuthenticated``,
+    ``IsAdminUser`` and ``user.has_perm`` work: the role ``admin`` makes it
+    ``is_superuser`` (every permission, as Django's superusers have) and
+    ``is_staff``; the role ``staff`` makes it ``is_staff``. It has no groups
+    and no other permissions (they live in the database it does not read)."""
 
     is_authenticated = True
     is_anonymous = False
@@ -155,6 +176,30 @@ class ClaimsUser:
         self.claims = claims
         self.pk = self.id = self.username = claims.sub
         self.roles = claims.roles
+        self.is_superuser = SUPERUSER_ROLE in claims.roles
+        self.is_staff = self.is_superuser or STAFF_ROLE in claims.roles
+
+    def get_username(self) -> str:
+        return self.username
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        """Only a superuser has permissions (Django's rule for active superusers)."""
+        return self.is_superuser
+
+    def has_perms(self, perm_list: Iterable[str], obj: object = None) -> bool:
+        return self.is_superuser
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_superuser
+
+    def get_all_permissions(self, obj: object = None) -> set[str]:
+        return set()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClaimsUser) and other.pk == self.pk
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
 
     def __str__(self) -> str:
         return self.username
@@ -190,7 +235,7 @@ def _drf_classes() -> dict[str, type]:
         def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
             django_request = request._request
             try:
-                claims = authenticate(django_request)
+                claims = authenticate(django_request, self.get_verifier())
             except VerificationUnavailableError as error:
                 raise Unavailable(error) from None
             except InvalidTokenError as error:
@@ -200,6 +245,10 @@ def _drf_classes() -> dict[str, type]:
                 raise exceptions.AuthenticationFailed(error.description, "invalid_token") from None
             django_request.jwtwarden_claims = claims
             return self.get_user(claims), claims
+
+        def get_verifier(self) -> Verifies | None:
+            """What checks the token; ``None`` is :func:`get_verifier`."""
+            return None
 
         def get_user(self, claims: AccessClaims) -> Any:
             """The user object for ``claims``; a :class:`ClaimsUser` by default."""
