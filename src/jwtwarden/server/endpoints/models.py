@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.sessions import Session
+from ..devices import device_name
 
 
 class Strict(BaseModel):
@@ -51,6 +52,8 @@ class SessionOut(BaseModel):
     expires_at: str
     ip: str | None
     user_agent: str | None
+    #: The user agent as a person reads it ("Chrome on Linux").
+    device: str
     current: bool
 
     @classmethod
@@ -62,6 +65,7 @@ class SessionOut(BaseModel):
             expires_at=rfc3339(session.expires_at),
             ip=session.ip,
             user_agent=session.user_agent,
+            device=device_name(session.user_agent),
             current=session.sid == current_sid,
         )
 
