@@ -29,7 +29,9 @@ from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
 from .access_log import configure_logging, flush_logs, log_requests
+from .account_page import AccountPage
 from .cookies import Cookies
+from .cors import cross_origin, parse_origins
 from .endpoints.context import Context
 from .errors import error_response
 from .follower import RevocationFollower
@@ -57,8 +59,11 @@ def create_app(
         proxies = TrustedProxies(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigurationError(f"JWTWARDEN_TRUSTED_PROXIES: {exc}") from exc
-    origin = _origin(service.policy.issuer)
-    origins = {origin, *(o.strip() for o in settings.allowed_origins.split(",") if o.strip())}
+    try:
+        front_ends = parse_origins(settings.allowed_origins)
+    except ValueError as exc:
+        raise ConfigurationError(f"JWTWARDEN_ALLOWED_ORIGINS: {exc}") from exc
+    origins = {_origin(service.policy.issuer), *front_ends}
     cookies = Cookies(
         insecure=settings.insecure_cookies,
         secret=lambda: service.keys.ring.mac_secret,
@@ -98,6 +103,7 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         Route("/docs/{name}", docs_file, methods=["GET"]),
+        *AccountPage().routes(),
     ]
 
     @contextlib.asynccontextmanager
@@ -131,6 +137,7 @@ def create_app(
         },
     )
     app.state.ctx = ctx
+    app.add_middleware(_Wrap, wrap=lambda inner: cross_origin(inner, front_ends))
     app.add_middleware(_Wrap, wrap=metrics.middleware)
     app.add_middleware(_Wrap, wrap=security_headers)
     if settings.access_log:
