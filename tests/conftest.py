@@ -28,7 +28,7 @@ CHEAP_TEST_PASSWORDS = Passwords(**CHEAP_TEST_ARGON2)
 #: Markers of tests that need an outside part (a server, node and its
 #: packages): they skip, saying why, where it is missing, and fail under
 #: CI=true, where a missing part must not pass silently.
-NEVER_SKIPPED_IN_CI = ("store", "node")
+NEVER_SKIPPED_IN_CI = ("store", "node", "browser")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "node: needs node and tests/interop/node's packages (npm ci); never skipped in CI",
+    )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives Debian's chromium with Playwright (tests/browser); never skipped in CI",
     )
     config.addinivalue_line(
         "markers",

@@ -110,6 +110,8 @@ class RefreshTokenReusedError(InvalidGrantError):
 
     On the wire this is a plain ``invalid_grant``; the session (or every
     session of the user, by policy) has been revoked before it is raised.
+    Raised again for any later genuine token of a session that reuse ended,
+    so each holder can learn why (browser mode tells the page).
     """
 
     def __init__(self, *, sid: str, sub: str) -> None:

@@ -38,6 +38,7 @@ async def test_sessions_list_and_end_one(h: Harness) -> None:
         "expires_at",
         "ip",
         "user_agent",
+        "device",
         "current",
     }
     assert listed[0]["ip"] == "192.0.2.10" and listed[0]["created_at"].endswith("Z")

@@ -17,12 +17,16 @@ def test_backend():
 def test_with_node():
     pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
 
+@pytest.mark.browser
+def test_in_chromium():
+    pytest.skip("no /usr/bin/chromium")
+
 def test_other():
     pytest.skip("not a store test")
 """
 
 
-@pytest.mark.parametrize("ci,failed,skipped", [("true", 2, 1), ("", 0, 3)])
+@pytest.mark.parametrize("ci,failed,skipped", [("true", 3, 1), ("", 0, 4)])
 def test_store_skip_fails_only_under_ci(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, failed: int, skipped: int
 ) -> None:

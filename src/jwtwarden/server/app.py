@@ -28,7 +28,9 @@ from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
 from .access_log import access_message, access_sink, configure_logging, flush_logs
+from .account_page import AccountPage
 from .cookies import Cookies
+from .cors import CrossOrigin, parse_origins
 from .edge import Edge
 from .endpoints.context import Context
 from .errors import error_response
@@ -61,8 +63,11 @@ def create_app(
         proxies = TrustedProxies(settings.trusted_proxies)
     except ValueError as exc:
         raise ConfigurationError(f"JWTWARDEN_TRUSTED_PROXIES: {exc}") from exc
-    origin = _origin(service.policy.issuer)
-    origins = {origin, *(o.strip() for o in settings.allowed_origins.split(",") if o.strip())}
+    try:
+        front_ends = parse_origins(settings.allowed_origins)
+    except ValueError as exc:
+        raise ConfigurationError(f"JWTWARDEN_ALLOWED_ORIGINS: {exc}") from exc
+    origins = {_origin(service.policy.issuer), *front_ends}
     cookies = Cookies(
         insecure=settings.insecure_cookies,
         secret=lambda: service.keys.ring.mac_secret,
@@ -98,6 +103,7 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         Route("/docs/{name}", docs_file, methods=["GET"]),
+        *AccountPage().routes(),
     ]
 
     @contextlib.asynccontextmanager
@@ -131,6 +137,7 @@ def create_app(
         exception_handlers={**handlers, Exception: _handle_crash},
     )
     app.state.ctx = ctx
+    app.add_middleware(CrossOrigin, origins=front_ends)
     app.add_middleware(
         Edge,
         metrics=metrics,

@@ -2,9 +2,10 @@
 
 - Every response: ``X-Content-Type-Options: nosniff``, so a JSON body (a
   token, a user's sessions) is never sniffed into something executable.
-- HTML (only ``/docs``): a strict Content-Security-Policy: scripts and
-  styles from this origin only, no inline script, nothing framed, nothing
-  sent elsewhere. This origin holds the admin's cookies and the readable
+- HTML (``/docs``, ``/account``): a strict Content-Security-Policy: scripts
+  and styles from this origin only, no inline script, nothing framed, nothing
+  sent elsewhere; ``/account`` sends the stricter ``ACCOUNT_PAGE_POLICY``
+  (no inline style either). This origin holds the admin's cookies and the readable
   CSRF cookie, so no third-party code may run on it.
 - JSON without a ``Cache-Control`` of its own: ``no-store``. Tokens and
   personal data must not sit in a shared or browser cache; the few public
@@ -13,7 +14,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CONTENT_SECURITY_POLICY", "with_security_headers"]
+__all__ = ["ACCOUNT_PAGE_POLICY", "CONTENT_SECURITY_POLICY", "with_security_headers"]
 
 #: Swagger UI sets inline style attributes, so styles allow them; scripts
 #: never run inline.
@@ -21,6 +22,14 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
+)
+
+#: The "your devices" page: its own script and stylesheet only, nothing
+#: inline at all, no fetch but to this origin, no form posted by the browser
+#: itself (the script sends them), never framed.
+ACCOUNT_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 

@@ -217,6 +217,15 @@ OPERATIONS: dict[tuple[str, str], tuple[Endpoint, Operation]] = {
             errors=(400, 403, 503),
         ),
     ),
+    ("/session", "get"): (
+        browser.session_state,
+        Operation(
+            "Browser session state: access-token lifetime left and the CSRF token",
+            "Browser",
+            auth="cookie",
+            errors=(400, 401, 403, 503),
+        ),
+    ),
     ("/session/logout", "post"): (
         browser.session_logout,
         Operation(

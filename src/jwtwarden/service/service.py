@@ -137,6 +137,10 @@ class TokenService(Accounts, Sessions):
                 await self._revoke_for_reuse(session, decision, now, ip, user_agent)
                 raise RefreshTokenReusedError(sid=session.sid, sub=session.sub)
             assert isinstance(decision, Rejected)
+            if decision.reason == "revoked" and session.revoke_reason == "reuse":
+                # A genuine token of a session already ended for reuse: its
+                # holder (owner or thief) learns why, so a browser can say so.
+                raise RefreshTokenReusedError(sid=session.sid, sub=session.sub)
             raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
         raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
 

@@ -1,18 +1,26 @@
 """Browser mode (``/session/*``): tokens only in HttpOnly cookies, never in
-a body; every route CSRF-protected (see ``server/cookies.py``)."""
+a body; every route CSRF-protected (see ``server/cookies.py``).
+
+A refresh that fails for good (``invalid_grant``) clears the cookies, and one
+refused because the session was ended for reuse says so in the body
+(``"session_ended": "reuse"``), so the page can tell its user "possible
+theft" rather than only "signed out"."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ...errors import InvalidTokenError, RefreshTokenReusedError
+from ...errors import InvalidGrantError, InvalidTokenError, RefreshTokenReusedError
 from ..cookies import MAX_COOKIE
+from ..errors import error_response
 from ..requests import read_json
-from .context import context, revokes
+from .context import Context, context, revokes
 from .models import Login
 
-__all__ = ["session_login", "session_logout", "session_refresh"]
+__all__ = ["session_login", "session_logout", "session_refresh", "session_state"]
+
+_NO_STORE = {"cache-control": "no-store"}
 
 
 async def session_login(request: Request) -> Response:
@@ -49,9 +57,10 @@ async def session_refresh(request: Request) -> Response:
         pair = await ctx.service.refresh(
             token, ip=ctx.client_ip(request), user_agent=request.headers.get("user-agent")
         )
-    except RefreshTokenReusedError:
-        await ctx.sync()  # the stolen session's access tokens die here at once
-        raise
+    except InvalidGrantError as exc:
+        if isinstance(exc, RefreshTokenReusedError):
+            await ctx.sync()  # the stolen session's access tokens die here at once
+        return _session_over(ctx, exc)
     response = JSONResponse(
         {"sub": pair.sub, "sid": pair.sid, "expires_in": pair.expires_in},
         headers={"cache-control": "no-store"},
@@ -86,3 +95,50 @@ async def session_logout(request: Request) -> Response:
     response = Response(status_code=204, headers={"cache-control": "no-store"})
     ctx.cookies.clear(response)
     return response
+
+
+def _session_over(ctx: Context, error: InvalidGrantError) -> Response:
+    """The refresh token will never work again: clear the cookies, and say
+    whether reuse ended the session."""
+    response = error_response(error)
+    if isinstance(error, RefreshTokenReusedError):
+        response = JSONResponse(
+            {
+                "error": error.code,
+                "error_description": (
+                    "The session was ended because its refresh token was used twice "
+                    "(possible theft)."
+                ),
+                "session_ended": "reuse",
+            },
+            status_code=response.status_code,
+            headers=_NO_STORE,
+        )
+    ctx.cookies.clear(response)
+    return response
+
+
+async def session_state(request: Request) -> Response:
+    """``GET /session``: what a page's script cannot read itself: the
+    session its access cookie names, how long that token has left
+    (``expires_in``, 0 once expired) and the session's CSRF token, which a
+    front end on another allowed origin cannot read from this origin's
+    cookie. The signature is checked, not expiry or revocation: an expired
+    token still lets the script refresh, and the refresh says whether the
+    session lives. 401 without a genuine access cookie."""
+    ctx = context(request)
+    ctx.cookies.check_origin(request)
+    token = ctx.cookies.read(request, ctx.cookies.access)
+    if not token or len(token) > MAX_COOKIE:
+        raise InvalidTokenError("An access token is required.")
+    claims = await ctx.service.decode(token, allow_expired=True)
+    left = max(0, int(claims.exp - ctx.service.clock.now()))
+    return JSONResponse(
+        {
+            "sub": claims.sub,
+            "sid": claims.sid,
+            "expires_in": left,
+            "csrf_token": ctx.cookies.csrf_token(claims.sid),
+        },
+        headers=_NO_STORE,
+    )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.inputs import MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH
 from ...core.sessions import Session
+from ..devices import device_name
 
 #: A role, as ``core.users`` accepts it.
 Role = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -79,6 +80,8 @@ class SessionOut(BaseModel):
     expires_at: str
     ip: str | None
     user_agent: str | None
+    #: The user agent as a person reads it ("Chrome on Linux").
+    device: str
     current: bool
 
     @classmethod
@@ -90,6 +93,7 @@ class SessionOut(BaseModel):
             expires_at=rfc3339(session.expires_at),
             ip=session.ip,
             user_agent=session.user_agent,
+            device=device_name(session.user_agent),
             current=session.sid == current_sid,
         )
 
