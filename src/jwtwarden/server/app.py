@@ -137,7 +137,6 @@ def create_app(
         exception_handlers={**handlers, Exception: _handle_crash},
     )
     app.state.ctx = ctx
-    app.add_middleware(CrossOrigin, origins=front_ends)
     app.add_middleware(
         Edge,
         metrics=metrics,
@@ -145,6 +144,10 @@ def create_app(
         hot={(m.upper(), path): OPERATIONS[(path, m)][0] for path, m in HOT_ROUTES},
         handlers=handlers,
     )
+    if front_ends:
+        # Outside the edge layer, which answers GET /me itself: a listed
+        # front end's cross-origin call to it needs the CORS headers too.
+        app.add_middleware(CrossOrigin, origins=front_ends)
     return app
 
 
