@@ -193,6 +193,8 @@ class TokenService:
     set_password = _sync(AsyncTokenService.set_password)
     create_client = _sync(AsyncTokenService.create_client)
     authenticate_client = _sync(AsyncTokenService.authenticate_client)
+    authenticate_assertion = _sync(AsyncTokenService.authenticate_assertion)
+    exchange_assertion = _sync(AsyncTokenService.exchange_assertion)
     rotate_keys = _sync(AsyncTokenService.rotate_keys)
     revocation_snapshot = _sync(AsyncTokenService.revocation_snapshot)
     purge = _sync(AsyncTokenService.purge)
