@@ -53,7 +53,11 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop
+# running on this thread while it lives, and every asyncio test after this
+# folder would then fail ("Runner.run() cannot be called from a running
+# event loop").
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium: apt-get install chromium")
@@ -100,7 +104,7 @@ class Server:
         return float(found[1]) if found else 0.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     spa_port, stranger_port = free_port(), free_port()
     spa_url, stranger_url = f"http://127.0.0.1:{spa_port}", f"http://127.0.0.1:{stranger_port}"
