@@ -10,10 +10,12 @@
 // - BroadcastChannel: the tab that refreshes tells the others the outcome;
 //   a tab that waited for the lock and hears that another tab refreshed
 //   does not refresh again.
-// - Without either, tabs may refresh at the same moment with the same
-//   refresh cookie: the server's grace window answers each with the same
-//   child, so nobody is signed out. A lost response is the same case: the
-//   retry presents the parent again and gets the same child.
+// - Without either, tabs that refresh at the same moment with the same
+//   refresh cookie each get the same child (the server's grace window). It
+//   covers the parent only: a tab that refreshes once another's answer has
+//   landed rotates again, and a straggler with the grandparent is reuse, so
+//   the lock is what makes many tabs safe. A lost response is the parent
+//   case: the retry presents the parent again and gets the same child.
 
 const CHANNEL = "jwtwarden";
 const LOCK = "jwtwarden-refresh";

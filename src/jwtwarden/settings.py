@@ -104,7 +104,8 @@ class Settings(BaseSettings):
         max_length=4096,
         description=(
             "Comma-separated extra origins (scheme://host:port) allowed to use the browser-mode "
-            "cookie routes; the issuer's own origin always is."
+            "cookie routes; the issuer's own origin always is. Each is answered CORS with "
+            "credentials on the browser routes (never '*'); a wildcard or a path is refused."
         ),
     )
     master_key: SecretStr | None = Field(

@@ -54,8 +54,9 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop
-# running in the main thread while it is open, and every asyncio test after
-# this folder would then fail with "cannot be called from a running loop".
+# running on this thread while it lives, and every asyncio test after this
+# folder would then fail ("Runner.run() cannot be called from a running
+# event loop").
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():

@@ -134,27 +134,6 @@ def test_four_tabs_expiring_at_once_rotate_exactly_once(browsing: Browsing) -> N
     assert all(state(tab) == "signed-in" for tab in tabs)
 
 
-def test_without_web_locks_or_broadcastchannel_no_tab_is_signed_out(browsing: Browsing) -> None:
-    """The grace window alone: tabs racing with the same refresh cookie get
-    the same child."""
-    server = browsing.server
-    user = server.new_user()
-    context = browsing.context()
-    context.add_init_script("delete Navigator.prototype.locks; delete window.BroadcastChannel;")
-    first = browsing.page(context)
-    sign_in(first, user)
-    tabs = [first] + [browsing.page(context) for _ in range(3)]
-    for tab in tabs:
-        tab.wait_for_selector('body[data-state="signed-in"]')
-    assert first.evaluate("typeof BroadcastChannel") == "undefined"
-    before, reuse = server.metric(ROTATIONS), server.metric(REUSE)
-    outcomes = at_once(tabs, first.evaluate("Date.now()") + 300, "refresh")
-    assert outcomes == ["refreshed"] * 4
-    assert server.metric(REUSE) == reuse
-    assert 1 <= server.metric(ROTATIONS) - before <= 4
-    assert all(tab.evaluate("jwtwarden.fetch('/me').then((r) => r.status)") == 200 for tab in tabs)
-
-
 def test_a_lost_refresh_response_keeps_the_user_signed_in(browsing: Browsing) -> None:
     server = browsing.server
     user = server.new_user()

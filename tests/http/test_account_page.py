@@ -159,3 +159,15 @@ async def test_a_session_ended_otherwise_is_plain_invalid_grant(h: Harness) -> N
         "error_description": r.json()["error_description"],
     }
     assert RT in _cleared(r)
+
+
+async def test_an_expired_session_is_plain_invalid_grant_and_clears_the_cookies(
+    h: Harness,
+) -> None:
+    login = (await browser_login(h)).json()
+    csrf = {"x-csrf-token": login["csrf_token"], "origin": BASE}
+    h.clock.advance(1_209_601)  # past the idle timeout
+    r = await h.client.post("/session/refresh", headers=csrf)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert "session_ended" not in r.json()
+    assert {"__Host-jwtwarden-at", RT, "__Host-jwtwarden-csrf"} <= _cleared(r)
