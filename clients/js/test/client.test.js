@@ -194,7 +194,11 @@ describe("across tabs", () => {
     server.accessValid = false;
     const responses = await Promise.all(tabs.map((t) => t.client.fetch("/me")));
     assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200]);
-    assert.equal(server.refreshes(), 1);
+    // One rotation, always. The refresh *requests* are one when the first
+    // tab's outcome reaches the others before the lock does; on a loaded
+    // machine (seen once in CI) a tab can take the lock first and send a
+    // second request, which the grace window answers with the same child.
+    assert.ok(server.refreshes() <= 2, `refresh requests: ${server.refreshes()}`);
     assert.equal(server.rotations, 1);
     for (const t of tabs) assert.ok(!t.events.some((e) => e.startsWith("signed-out")));
   });
