@@ -32,12 +32,14 @@ async def test_a_schema_2_file_is_upgraded_in_place(tmp_path: Path) -> None:
     try:
         found = await store.get_session("sid1")
         assert found is not None and found[0].claims is None and found[1].username == "alice"
+        assert found[0].jkt is None  # schema 5: an old session is not DPoP-bound
         user = a_user("bob")
         await store.create_user(user)
-        session = a_session(user.sub, claims='{"t":1}')
+        session = a_session(user.sub, claims='{"t":1}', jkt="thumbprint")
         await store.create_session(session)
         again = await store.get_session(session.sid)
         assert again is not None and again[0].claims == '{"t":1}'
+        assert again[0].jkt == "thumbprint"
     finally:
         await store.close()
     check = sqlite3.connect(path)

@@ -27,6 +27,9 @@ class Client:
     #: Its public keys, a JWK Set as JSON (``tokens/jwks.py``,
     #: ``registered_jwks``); ``None``: it signs with its secret (HS256).
     jwks: str | None = None
+    #: Its sessions must be DPoP-bound (RFC 9449): a token request for it
+    #: without a ``DPoP`` proof is refused.
+    require_dpop: bool = False
 
 
 def hash_client_secret(secret: str) -> str:

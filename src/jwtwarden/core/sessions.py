@@ -41,6 +41,10 @@ class Session:
     #: The application's custom claims for every access token of this
     #: session, as canonical JSON (``core/claims.py``); ``None``: none.
     claims: str | None = None
+    #: The RFC 7638 thumbprint of the DPoP key the session is bound to
+    #: (RFC 9449 §5): every refresh must come with a proof signed by that
+    #: key. ``None``: not bound. Set at login, never changed.
+    jkt: str | None = None
 
     def is_expired(self, now: float, policy: Policy) -> bool:
         """Past its absolute lifetime, or unused for longer than the idle TTL."""

@@ -16,14 +16,16 @@ from ..core.view import RevocationEvent, event_forget_at
 
 SESSION_COLUMNS = (
     "sid, sub, generation, salt, auth_time, expires_at, last_used_at, rotated_at, "
-    "revoked_at, revoke_reason, ip, user_agent, client_id, claims"
+    "revoked_at, revoke_reason, ip, user_agent, client_id, claims, jkt"
 )
 #: A client row (``issues_sessions``, ``session_roles`` and ``jwks`` since
-#: the JWT-bearer grant).
-CLIENT_COLUMNS = "client_id, name, secret_hash, created_at, issues_sessions, session_roles, jwks"
+#: the JWT-bearer grant, ``require_dpop`` since DPoP).
+CLIENT_COLUMNS = (
+    "client_id, name, secret_hash, created_at, issues_sessions, session_roles, jwks, require_dpop"
+)
 USER_COLUMNS = "sub, username, password_hash, roles, created_at, cutoff_at, keep_sid, banned_until"
 #: How many columns a session row has (a joined row is session + user).
-SESSION_WIDTH = 14
+SESSION_WIDTH = 15
 
 
 def qualified(alias: str, columns: str) -> str:
@@ -51,6 +53,7 @@ def session_row(s: Session) -> tuple[Any, ...]:
         s.user_agent,
         s.client_id,
         s.claims,
+        s.jkt,
     )
 
 
@@ -97,14 +100,18 @@ class Rows:
     def client_row(self, c: Client) -> tuple[Any, ...]:
         """The values of :data:`CLIENT_COLUMNS`."""
         roles = self.encode_roles(c.session_roles)
-        return (c.client_id, c.name, c.secret_hash, c.created_at, c.issues_sessions, roles, c.jwks)
+        return (
+            c.client_id, c.name, c.secret_hash, c.created_at, c.issues_sessions, roles, c.jwks,
+            c.require_dpop,
+        )  # fmt: skip
 
     def client(self, row: Any) -> Client:
         """A row of :data:`CLIENT_COLUMNS`."""
-        client_id, name, secret_hash, created_at, issues, roles, jwks = row
+        client_id, name, secret_hash, created_at, issues, roles, jwks, require_dpop = row
         return Client(
-            client_id, name, secret_hash, created_at, bool(issues), self.decode_roles(roles), jwks
-        )
+            client_id, name, secret_hash, created_at, bool(issues), self.decode_roles(roles), jwks,
+            bool(require_dpop),
+        )  # fmt: skip
 
 
 def event_from(

@@ -45,7 +45,7 @@ from .base import RevocationFacts
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Columns added after a table was first created: ``(table, column, type)``.
 #: An older file gets them by ``ALTER TABLE … ADD COLUMN`` (a new one has
 #: them in ``sqlite_schema.sql`` already), so existing databases keep working.
@@ -54,6 +54,8 @@ _ADDED_COLUMNS = (
     ("clients", "issues_sessions", "INTEGER NOT NULL DEFAULT 0"),  # 4
     ("clients", "session_roles", "TEXT NOT NULL DEFAULT '[]'"),
     ("clients", "jwks", "TEXT"),
+    ("sessions", "jkt", "TEXT"),  # 5
+    ("clients", "require_dpop", "INTEGER NOT NULL DEFAULT 0"),
 )
 _PURGE_BATCH = 1000
 _T = TypeVar("_T")
@@ -394,7 +396,7 @@ class SqliteStore(UserWrites):
     # resource-server clients
 
     async def create_client(self, client: Client) -> None:
-        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({SQLITE.values(7)})"
+        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({SQLITE.values(8)})"
         await self._run(self._execute, sql, self._rows.client_row(client))
 
     async def get_client(self, client_id: str) -> Client | None:

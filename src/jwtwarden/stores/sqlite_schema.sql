@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     ip            TEXT,
     user_agent    TEXT,
     client_id     TEXT NOT NULL,
-    claims        TEXT                    -- schema 3: custom claims, JSON
+    claims        TEXT,                   -- schema 3: custom claims, JSON
+    jkt           TEXT                    -- schema 5: DPoP key thumbprint
 );
 CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions (sub);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS clients (
     -- schema 4: a backend that starts sessions (JWT-bearer grant)
     issues_sessions INTEGER NOT NULL DEFAULT 0,
     session_roles   TEXT NOT NULL DEFAULT '[]',   -- JSON array
-    jwks            TEXT                          -- public JWK Set; NULL: HS256
+    jwks            TEXT,                         -- public JWK Set; NULL: HS256
+    require_dpop    INTEGER NOT NULL DEFAULT 0    -- schema 5: DPoP required
 );
 -- Single-use ids (schema 4): a JWT-bearer assertion's jti, kept until it
 -- expires (remember_once; purged by purge_expired).

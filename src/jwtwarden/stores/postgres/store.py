@@ -263,7 +263,7 @@ class PostgresStore(UserWrites):
     # resource-server clients
 
     async def create_client(self, client: Client) -> None:
-        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({PSYCOPG.values(7)})"
+        sql = f"INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ({PSYCOPG.values(8)})"
         await self._db.changed(sql, self._rows.client_row(client))
 
     async def get_client(self, client_id: str) -> Client | None:

@@ -80,7 +80,7 @@ def session_fields(s: Session) -> list[str | bytes]:
     ]  # fmt: skip
     optional = {"t": s.rotated_at, "r": s.revoked_at}
     fields += [item for k, v in optional.items() if v is not None for item in (k, fmt_time(v))]
-    texts = {"w": s.revoke_reason, "i": s.ip, "y": s.user_agent, "m": s.claims}
+    texts = {"w": s.revoke_reason, "i": s.ip, "y": s.user_agent, "m": s.claims, "k": s.jkt}
     if s.client_id != _DEFAULT_CLIENT:
         texts["c"] = s.client_id
     fields += [item for k, v in texts.items() if v is not None for item in (k, v)]
@@ -115,6 +115,7 @@ def session_of(sid: str, h: dict[bytes, bytes]) -> Session | None:
         user_agent=_opt_text(h.get(b"y")),
         client_id=h[b"c"].decode() if b"c" in h else _DEFAULT_CLIENT,
         claims=_opt_text(h.get(b"m")),
+        jkt=_opt_text(h.get(b"k")),
     )
 
 
@@ -172,12 +173,15 @@ def revocation_of(
 
 def client_fields(c: Client) -> list[str]:
     """``n`` name, ``h`` secret hash, ``c`` created_at; a client that starts
-    sessions adds ``i`` (``1``), ``r`` its roles (JSON) and ``j`` its JWK Set."""
+    sessions adds ``i`` (``1``), ``r`` its roles (JSON) and ``j`` its JWK Set;
+    ``d`` (``1``) when it requires DPoP."""
     fields = ["n", c.name, "h", c.secret_hash, "c", fmt_float(c.created_at)]
     if c.issues_sessions:
         fields += ["i", "1", "r", json.dumps(list(c.session_roles))]
     if c.jwks is not None:
         fields += ["j", c.jwks]
+    if c.require_dpop:
+        fields += ["d", "1"]
     return fields
 
 
@@ -192,6 +196,7 @@ def client_of(client_id: str, h: dict[bytes, bytes]) -> Client | None:
         issues_sessions=h.get(b"i") == b"1",
         session_roles=tuple(json.loads(h[b"r"])) if b"r" in h else (),
         jwks=_opt_text(h.get(b"j")),
+        require_dpop=h.get(b"d") == b"1",
     )
 
 
