@@ -13,10 +13,16 @@ service applies it. The rules, in order:
    rotation that spent it: ``GraceReplay``, the same child again (two tabs
    racing, a lost response). Nothing older gets grace.
 5. Any other genuine past generation: ``Reused``.
+
+Before all of these, a session bound to a DPoP key (RFC 9449 §5) is refreshed
+only with a proof signed by that key (:func:`dpop_refusal`): without one, the
+token is refused whatever its generation, and nothing changes (the mismatch
+policy in docs/security.md says why it is not treated as reuse).
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from .policy import Policy
@@ -30,6 +36,7 @@ __all__ = [
     "Rotated",
     "RotationDecision",
     "decide_rotation",
+    "dpop_refusal",
     "rotates_now",
 ]
 
@@ -102,6 +109,26 @@ def decide_rotation(
     if presented_generation == current - 1 and _in_grace(session, now, policy):
         return GraceReplay(current)
     return Reused(presented_generation, current)
+
+
+def dpop_refusal(session_jkt: str | None, proof_jkt: str | None) -> str | None:
+    """Why a refresh token of a session bound to ``session_jkt`` may not be
+    used with a proof by ``proof_jkt`` (``None``: no proof), or ``None`` if
+    it may. An unbound session takes any proof or none: it stays unbound,
+    and only the access token is bound to the proof's key (RFC 9449 §5
+    binds a refresh token when it is issued; rebinding a live one would let
+    whoever copied it tie the owner's session to the copier's key).
+
+    Checked before the store is asked to change anything, so a refusal
+    changes nothing: the binding is set at login and never changes.
+    """
+    if session_jkt is None:
+        return None
+    if proof_jkt is None:
+        return "This refresh token is DPoP-bound: send a DPoP proof signed by its key."
+    if not hmac.compare_digest(session_jkt.encode(), proof_jkt.encode()):
+        return "The DPoP proof is signed by another key than the one this token is bound to."
+    return None
 
 
 def _in_grace(session: Session, now: float, policy: Policy) -> bool:

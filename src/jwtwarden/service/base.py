@@ -96,6 +96,11 @@ class ServiceBase:
         self._events = EventSink(on_event)
         self._next_purge = float("-inf")
         self._salts = SaltCache()
+        #: The DPoP thumbprint each cached session is bound to (``b""``:
+        #: unbound); like a salt, it never changes, so it is cached the same
+        #: bounded way and lets a bound refresh be judged before the store
+        #: rotates anything.
+        self._bindings = SaltCache()
 
     @classmethod
     def from_settings(
@@ -252,8 +257,12 @@ class ServiceBase:
             policy=self.policy,
         )
 
-    def _issue(self, session: Session, user: User, generation: int, now: float) -> TokenPair:
-        claims = new_access_claims(session, user.sub, user.roles, self.policy, now)
+    def _issue(
+        self, session: Session, user: User, generation: int, now: float, jkt: str | None = None
+    ) -> TokenPair:
+        """The tokens of ``generation``; ``jkt``: bind the access token to
+        that DPoP key (``cnf.jkt``, ``token_type: DPoP``, RFC 9449 §5)."""
+        claims = new_access_claims(session, user.sub, user.roles, self.policy, now, jkt=jkt)
         exp = claims["exp"]
         return TokenPair(
             access_token=encode_access_token(claims, self.keys.signing_key()),
@@ -264,6 +273,7 @@ class ServiceBase:
             sub=user.sub,
             sid=session.sid,
             refresh_expires_in=max(0, math.floor(session.expires_at - now)),
+            token_type="Bearer" if jkt is None else "DPoP",
         )
 
     # housekeeping and events

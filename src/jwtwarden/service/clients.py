@@ -45,6 +45,7 @@ class Clients(ServiceBase):
         issues_sessions: bool = False,
         session_roles: Iterable[str] = (),
         jwks: object = None,
+        require_dpop: bool = False,
     ) -> tuple[Client, str]:
         """New client credentials; the secret is returned once and only its
         hash is stored.
@@ -56,7 +57,9 @@ class Clients(ServiceBase):
         (a JWK Set or one JWK, public keys only: ``registered_jwks``) or,
         without one, with its secret (HS256; the secret is then derived
         from the server's secret, ``derived_client_secret``, so it need not
-        be stored). Raises InvalidRequestError for a bad name, role or key
+        be stored). ``require_dpop``: the sessions it starts (or that a
+        public client naming it as ``client_id`` starts) must be DPoP-bound
+        (RFC 9449). Raises InvalidRequestError for a bad name, role or key
         and StoreConflictError for a taken name.
         """
         if not isinstance(name, str) or not _CLIENT_NAME.fullmatch(name):
@@ -78,6 +81,7 @@ class Clients(ServiceBase):
             issues_sessions,
             roles,
             keys,
+            require_dpop,
         )
         try:
             await self.store.create_client(client)

@@ -6,18 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import inputs
-from ..core.rotation import GraceReplay, Rejected, Reused, Rotated
+from ..core.rotation import GraceReplay, Rejected, Reused, Rotated, dpop_refusal
 from ..core.sessions import Session
 from ..core.users import User, normalize_username
 from ..core.view import RevocationSnapshot
 from ..errors import (
     InvalidCredentialsError,
+    InvalidDpopProofError,
     InvalidGrantError,
     InvalidTokenError,
     NotFoundError,
     RefreshTokenReusedError,
 )
 from ..tokens.access import AccessClaims
+from ..tokens.dpop import Proof
 from ..tokens.jwks import export_jwks
 from ..tokens.keys import SigningKey
 from ..tokens.refresh import (
@@ -48,17 +50,24 @@ class TokenService(Accounts, Sessions):
         ip: str | None = None,
         user_agent: str | None = None,
         client_id: str = "jwtwarden",
+        dpop: Proof | None = None,
+        bind_access: bool = True,
     ) -> TokenPair:
-        """Check credentials and start a session.
+        """Check credentials and start a session; with ``dpop`` (a proof
+        checked by :meth:`check_dpop_proof`), bound to its key (RFC 9449 §5):
+        the access token too unless ``bind_access`` is false.
 
         Raises InvalidCredentialsError (``invalid_grant``) for a wrong
         password, an unknown user (same answer, same time) or a banned user,
         and RateLimitedError past the failed-login limits, even for the right
-        password, so a guess cannot be confirmed.
+        password, so a guess cannot be confirmed. InvalidRequestError without
+        ``dpop`` for a registered client that requires DPoP, before any
+        password is checked.
         """
         username = inputs.username(username)
         password = inputs.presented_password(password)
         client_id = inputs.oauth_client_id(client_id)
+        await self._check_dpop_required(client_id, dpop)
         now = self.clock.now()
         ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
         throttle = await self._throttle(normalize_username(username), ip, now, user_agent)
@@ -77,7 +86,9 @@ class TokenService(Accounts, Sessions):
         assert user is not None
         if rehash:
             await self._upgrade_hash(user, password)
-        return await self._begin(user, now, ip, user_agent, client_id)
+        return await self._begin(
+            user, now, ip, user_agent, client_id, dpop=dpop, bind_access=bind_access
+        )
 
     async def _check_password(self, username: str, password: str) -> tuple[User | None, bool]:
         """The user if the password is theirs, and whether their hash should
@@ -95,13 +106,25 @@ class TokenService(Accounts, Sessions):
         await self.store.set_password(user.sub, await self.passwords.hash(password), None, None)
 
     async def refresh(
-        self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        refresh_token: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        dpop: Proof | None = None,
+        bind_access: bool = True,
     ) -> TokenPair:
         """Trade a refresh token for a new access token and refresh token.
 
+        ``dpop``: the request's proof (checked by :meth:`check_dpop_proof`).
+        A session bound to a DPoP key needs one signed by that key; the new
+        access token is bound to the proof's key (unless ``bind_access`` is
+        false), also for an unbound session, which stays unbound.
+
         Raises InvalidGrantError for an unknown, forged, expired or revoked
-        token, and RefreshTokenReusedError (an InvalidGrantError) after
-        revoking the session when a spent token comes back.
+        token, RefreshTokenReusedError (an InvalidGrantError) after revoking
+        the session when a spent token comes back, and InvalidDpopProofError
+        for a bound session without a proof by its key, with nothing changed.
         """
         presented = parse_refresh_token(refresh_token)
         if presented is None:
@@ -110,13 +133,23 @@ class TokenService(Accounts, Sessions):
         ip, user_agent = inputs.client_ip_text(ip), inputs.clean_text(user_agent)
         # The usual case in one store round trip: the salt is known here, the
         # MAC checks out, and the store rotates only if the session is live.
-        salt = self._salts.get(presented.sid)
-        if salt is not None and is_genuine(self.keys.ring.mac_secret, presented, salt):
+        # The binding never changes either, so it is judged before the store
+        # changes anything; a session whose binding this process has not
+        # seen takes the path below, which reads it.
+        proof_jkt = None if dpop is None else dpop.jkt
+        access_jkt = proof_jkt if bind_access else None
+        salt, bound = self._salts.get(presented.sid), self._bindings.get(presented.sid)
+        if (
+            salt is not None
+            and bound is not None
+            and is_genuine(self.keys.ring.mac_secret, presented, salt)
+        ):
+            self._check_binding(bound.decode() or None, proof_jkt, presented.sid)
             live = await self.store.rotate_if_live(
                 presented.sid, presented.generation, now, self.policy.idle_ttl
             )
             if live is not None:
-                return await self._rotated(live[0], live[1], now, ip, user_agent)
+                return await self._rotated(live[0], live[1], now, ip, user_agent, access_jkt)
         # Otherwise read and judge. A lost compare-and-swap means another
         # request rotated first: read again (usually a grace replay of it).
         for _ in range(3):
@@ -125,14 +158,17 @@ class TokenService(Accounts, Sessions):
                 raise InvalidGrantError()
             session, user = found
             self._salts.put(session.sid, session.salt)
+            self._bindings.put(session.sid, (session.jkt or "").encode())
+            if is_genuine(self.keys.ring.mac_secret, presented, session.salt):
+                self._check_binding(session.jkt, proof_jkt, session.sid)
             decision = self._judge(session, user, presented, now)
             if isinstance(decision, Rotated):
                 rotated = await self.store.rotate(session.sid, presented.generation, now)
                 if rotated is None:
                     continue
-                return await self._rotated(rotated, user, now, ip, user_agent)
+                return await self._rotated(rotated, user, now, ip, user_agent, access_jkt)
             if isinstance(decision, GraceReplay):
-                return self._issue(session, user, decision.child_generation, now)
+                return self._issue(session, user, decision.child_generation, now, access_jkt)
             if isinstance(decision, Reused):
                 await self._revoke_for_reuse(session, decision, now, ip, user_agent)
                 raise RefreshTokenReusedError(sid=session.sid, sub=session.sub)
@@ -144,8 +180,20 @@ class TokenService(Accounts, Sessions):
             raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
         raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
 
+    def _check_binding(self, session_jkt: str | None, proof_jkt: str | None, sid: str) -> None:
+        refusal = dpop_refusal(session_jkt, proof_jkt)
+        if refusal is not None:
+            self._emit("dpop_mismatch", self.clock.now(), sid=sid, proof=proof_jkt is not None)
+            raise InvalidDpopProofError(refusal)
+
     async def _rotated(
-        self, session: Session, user: User, now: float, ip: str | None, user_agent: str | None
+        self,
+        session: Session,
+        user: User,
+        now: float,
+        ip: str | None,
+        user_agent: str | None,
+        access_jkt: str | None,
     ) -> TokenPair:
         self._emit(
             "refresh",
@@ -157,7 +205,7 @@ class TokenService(Accounts, Sessions):
             generation=session.generation,
         )
         await self._housekeeping(now)
-        return self._issue(session, user, session.generation, now)
+        return self._issue(session, user, session.generation, now, access_jkt)
 
     async def _revoke_for_reuse(
         self, session: Session, decision: Reused, now: float, ip: str | None, ua: str | None

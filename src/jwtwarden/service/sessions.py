@@ -19,14 +19,19 @@ from ..errors import (
     NotFoundError,
     StoreConflictError,
 )
+from ..tokens.dpop import Proof
 from ..tokens.refresh import new_salt, new_sid
 from .base import TokenPair
 from .clients import Clients
+from .dpop import DpopProofs
 
-__all__ = ["Sessions"]
+__all__ = ["DPOP_REQUIRED", "Sessions"]
+
+#: The description of a token request refused for want of a DPoP proof.
+DPOP_REQUIRED = "DPoP is required: send a DPoP proof in the DPoP header (RFC 9449)."
 
 
-class Sessions(Clients):
+class Sessions(Clients, DpopProofs):
     """The session-starting part of :class:`~jwtwarden.service.TokenService`."""
 
     async def start_session(
@@ -38,6 +43,7 @@ class Sessions(Clients):
         ip: str | None = None,
         user_agent: str | None = None,
         client_id: str = "jwtwarden",
+        dpop: Proof | None = None,
     ) -> TokenPair:
         """Start a session for a user the application authenticated itself
         (its own user table, Django's ``authenticate``, SSO): the same tokens
@@ -51,7 +57,9 @@ class Sessions(Clients):
         ``roles`` are the user's roles from now on: roles that differ from
         the stored ones are a :meth:`set_roles` (the tokens carrying the old
         ones die). ``claims`` are custom claims for every access token of
-        this session, refreshes included (``core/claims.py``).
+        this session, refreshes included (``core/claims.py``). ``dpop``: a
+        proof checked by :meth:`check_dpop_proof`; the session and its
+        access tokens are bound to its key (RFC 9449).
 
         Raises InvalidRequestError for a bad ``sub``, role or claim, and
         InvalidGrantError for a banned user or a ``sub`` that is a jwtwarden
@@ -88,7 +96,7 @@ class Sessions(Clients):
             self._emit("roles_changed", now, sub=sub, roles=",".join(checked))
             user = await self.get_user(sub)
         return await self._begin(
-            user, now, ip, user_agent, client_id, claims_text, method="external"
+            user, now, ip, user_agent, client_id, claims_text, dpop, method="external"
         )
 
     async def exchange_assertion(
@@ -98,18 +106,20 @@ class Sessions(Clients):
         scope: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        dpop: Proof | None = None,
     ) -> TokenPair:
         """The JWT-bearer grant (RFC 7523 §2.1): a registered client that
         issues sessions starts one for its own user with a JWT it signed
         (``iss`` its client id, ``sub`` the user's id, ``aud`` this server,
         a short ``exp``, a single-use ``jti``). ``scope`` is the roles the
         session carries, space-separated; they become the user's roles, as
-        in :meth:`start_session`.
+        in :meth:`start_session`. ``dpop`` binds the session as there.
 
         Raises InvalidClientError for an ``iss`` that is no such client,
         InvalidGrantError for a bad signature, a refused claim, a replayed
         ``jti`` or a user who may not have a session (banned, or a password
-        account), and InvalidScopeError for roles beyond the client's.
+        account), InvalidScopeError for roles beyond the client's, and
+        InvalidRequestError without ``dpop`` for a client that requires it.
         Nothing is created on a refusal; the events name the client.
         """
         now = self.clock.now()
@@ -122,6 +132,9 @@ class Sessions(Clients):
                 reason=reason, client_id=client.client_id,
             )  # fmt: skip
 
+        if client.require_dpop and dpop is None:
+            refused("dpop_required")
+            raise InvalidRequestError(DPOP_REQUIRED)
         roles = tuple(dict.fromkeys((scope or "").split()))
         if not set(roles) <= set(client.session_roles):
             refused("scope")
@@ -137,7 +150,12 @@ class Sessions(Clients):
             refused("replay")
             raise InvalidGrantError("The assertion was used before (its jti).")
         return await self.start_session(
-            checked.sub, roles=roles, ip=ip, user_agent=user_agent, client_id=client.client_id
+            checked.sub,
+            roles=roles,
+            ip=ip,
+            user_agent=user_agent,
+            client_id=client.client_id,
+            dpop=dpop,
         )
 
     async def _new_external_user(self, sub: str, roles: tuple[str, ...], now: float) -> User:
@@ -166,9 +184,14 @@ class Sessions(Clients):
         user_agent: str | None,
         client_id: str,
         claims: str | None = None,
+        dpop: Proof | None = None,
+        bind_access: bool = True,
         **detail: Any,
     ) -> TokenPair:
-        """The new session of a login or :meth:`start_session`."""
+        """The new session of a login or :meth:`start_session`, bound to
+        the key of ``dpop`` if given (its access token too, unless
+        ``bind_access`` is false: browser mode binds the refresh token only)."""
+        jkt = None if dpop is None else dpop.jkt
         session = Session(
             sid=new_sid(),
             sub=user.sub,
@@ -181,13 +204,28 @@ class Sessions(Clients):
             user_agent=user_agent,
             client_id=client_id,
             claims=claims,
+            jkt=jkt,
         )
         await self.store.create_session(session)
         self._salts.put(session.sid, session.salt)
+        self._bindings.put(session.sid, (jkt or "").encode())
         if detail:
             detail["client_id"] = client_id
         self._emit(
-            "login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent, **detail
-        )
+            "login", now, sub=user.sub, sid=session.sid, ip=ip, user_agent=user_agent,
+            dpop=jkt is not None or None, **detail,
+        )  # fmt: skip
         await self._housekeeping(now)
-        return self._issue(session, user, session.generation, now)
+        return self._issue(session, user, session.generation, now, jkt if bind_access else None)
+
+    async def _check_dpop_required(self, client_id: str, dpop: Proof | None) -> None:
+        """InvalidRequestError if ``client_id`` is a registered client that
+        requires DPoP and ``dpop`` is missing. Only a registered client's id
+        is looked up (``rs_…``; the default ``jwtwarden`` is not one): the
+        server-wide setting is checked at the edge."""
+        registered = client_id.startswith("rs_") and inputs.is_client_id(client_id)
+        if dpop is not None or not registered:
+            return
+        client = await self.store.get_client(client_id)
+        if client is not None and client.require_dpop:
+            raise InvalidRequestError(DPOP_REQUIRED)

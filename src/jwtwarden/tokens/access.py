@@ -138,7 +138,13 @@ class AccessClaims:
 
 
 def new_access_claims(
-    session: Session, sub: str, roles: tuple[str, ...], policy: Policy, now: float
+    session: Session,
+    sub: str,
+    roles: tuple[str, ...],
+    policy: Policy,
+    now: float,
+    *,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
     """The claims of a new access token for ``session`` (RFC 9068 §2.2): it
     expires after ``access_ttl``, never after the session itself, and
@@ -151,7 +157,8 @@ def new_access_claims(
     jwtwarden's revocation checks read, so a cutoff still divides two logins
     of the same second (see :func:`exact_auth_time`). ``roles`` is left out
     when there are none. The session's custom claims (``core/claims.py``)
-    come first: none of them can take a name set here.
+    come first: none of them can take a name set here. ``jkt``: the token
+    is DPoP-bound to that key (``cnf.jkt``, RFC 9449 §6.1).
     """
     return {
         **(load_claims(session.claims) if session.claims else {}),
@@ -168,6 +175,7 @@ def new_access_claims(
         # Only when there are roles: Authlib's RFC 9068 validator refuses an
         # empty list as a blank claim, and no claim means no role anyway.
         **({"roles": list(roles)} if roles else {}),
+        **({"cnf": {"jkt": jkt}} if jkt is not None else {}),
     }
 
 
