@@ -180,6 +180,22 @@ class Settings(BaseSettings):
         1.0, ge=0.01, le=60, description="Seconds one probe of a down store may take."
     )
 
+    # DPoP (RFC 9449) at the token endpoint and browser mode: docs/dpop.md.
+    dpop_required: bool = Field(
+        False,
+        description=(
+            "Every token request (password, refresh, JWT-bearer, browser mode) must carry a "
+            "DPoP proof; one without is invalid_request and creates nothing."
+        ),
+    )
+    dpop_nonces: bool = Field(
+        False,
+        description=(
+            "DPoP proofs must carry a server nonce (use_dpop_nonce with a DPoP-Nonce header "
+            "otherwise); nonces are stateless and rotate every 5 minutes."
+        ),
+    )
+
     def to_breaker_policy(self) -> BreakerPolicy:
         """When the store counts as down (:mod:`jwtwarden.stores.breaker`)."""
         return BreakerPolicy(

@@ -61,7 +61,8 @@ def cross_origin(app: ASGIApp, origins: frozenset[str]) -> ASGIApp:
         app,
         allow_origins=sorted(origins),
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["content-type", CSRF_HEADER],
+        allow_headers=["content-type", CSRF_HEADER, "dpop"],
+        expose_headers=["DPoP-Nonce"],
         allow_credentials=True,
         max_age=600,
     )

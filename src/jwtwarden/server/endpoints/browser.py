@@ -4,7 +4,12 @@ a body; every route CSRF-protected (see ``server/cookies.py``).
 A refresh that fails for good (``invalid_grant``) clears the cookies, and one
 refused because the session was ended for reuse says so in the body
 (``"session_ended": "reuse"``), so the page can tell its user "possible
-theft" rather than only "signed out"."""
+theft" rather than only "signed out".
+
+A ``DPoP`` proof on login (RFC 9449) binds the session, so the refresh
+cookie is useless without the page's key: every refresh needs a proof by
+it. The access cookie stays a bearer token (``HttpOnly``, unreadable by
+script), as public clients often bind the refresh token only (docs/dpop.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from ..cookies import MAX_COOKIE
 from ..errors import error_response
 from ..requests import read_json
 from .context import Context, context, revokes
+from .dpop import request_proof, sends_dpop_nonce
 from .models import Login
 
 __all__ = ["session_login", "session_logout", "session_refresh", "session_state"]
@@ -23,6 +29,7 @@ __all__ = ["session_login", "session_logout", "session_refresh", "session_state"
 _NO_STORE = {"cache-control": "no-store"}
 
 
+@sends_dpop_nonce
 async def session_login(request: Request) -> Response:
     """JSON credentials in; cookies out. The body only says who logged in and
     the CSRF token to echo. No cookie is needed yet, so CSRF here is the
@@ -30,11 +37,14 @@ async def session_login(request: Request) -> Response:
     ctx = context(request)
     ctx.cookies.check_origin(request)
     body = await read_json(request, Login)
+    dpop = await request_proof(request)
     pair = await ctx.service.login(
         body.username,
         body.password,
         ip=ctx.client_ip(request),
         user_agent=request.headers.get("user-agent"),
+        dpop=dpop,
+        bind_access=False,
     )
     response = JSONResponse(
         {
@@ -49,13 +59,19 @@ async def session_login(request: Request) -> Response:
     return response
 
 
+@sends_dpop_nonce
 async def session_refresh(request: Request) -> Response:
     ctx = context(request)
     token = ctx.cookies.require_cookie(request, ctx.cookies.refresh)
     ctx.cookies.check_csrf(request, token.split(".", 1)[0])
+    dpop = await request_proof(request)
     try:
         pair = await ctx.service.refresh(
-            token, ip=ctx.client_ip(request), user_agent=request.headers.get("user-agent")
+            token,
+            ip=ctx.client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            dpop=dpop,
+            bind_access=False,
         )
     except InvalidGrantError as exc:
         if isinstance(exc, RefreshTokenReusedError):

@@ -12,8 +12,11 @@ from starlette.responses import JSONResponse, Response
 
 from ...errors import InvalidClientError, RefreshTokenReusedError, UnsupportedGrantTypeError
 from ...service import TokenPair
+from ...tokens.dpop import ALGORITHMS as DPOP_ALGORITHMS
+from ...tokens.dpop import Proof
 from ..requests import authorization, read_form, require
 from .context import context, revokes
+from .dpop import request_proof, sends_dpop_nonce
 
 __all__ = ["introspection", "jwks", "metadata", "revocation", "token"]
 
@@ -23,11 +26,17 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_TYPES = ["password", "refresh_token", JWT_BEARER]
 
 
+@sends_dpop_nonce
 async def token(request: Request) -> Response:
-    """RFC 6749 §4.3 (password) and §6 (refresh_token); §5.1 / §5.2 bodies."""
+    """RFC 6749 §4.3 (password) and §6 (refresh_token); §5.1 / §5.2 bodies.
+    A ``DPoP`` proof (RFC 9449 §5) binds the tokens to its key; it is checked
+    after the form, before any grant is judged."""
     ctx = context(request)
     form = await read_form(request)
     grant = require(form, "grant_type")
+    if grant not in GRANT_TYPES:
+        raise UnsupportedGrantTypeError(f"Supported grant types: {', '.join(GRANT_TYPES)}.")
+    dpop = await request_proof(request)
     ip, agent = ctx.client_ip(request), request.headers.get("user-agent")
     if grant == "password":
         pair = await ctx.service.login(
@@ -36,23 +45,24 @@ async def token(request: Request) -> Response:
             ip=ip,
             user_agent=agent,
             client_id=form.get("client_id") or "jwtwarden",
+            dpop=dpop,
         )
     elif grant == "refresh_token":
         try:
             pair = await ctx.service.refresh(
-                require(form, "refresh_token"), ip=ip, user_agent=agent
+                require(form, "refresh_token"), ip=ip, user_agent=agent, dpop=dpop
             )
         except RefreshTokenReusedError:
             await ctx.sync()  # the stolen session's access tokens die here at once
             raise
-    elif grant == JWT_BEARER:
-        pair = await jwt_bearer_grant(request, form)
     else:
-        raise UnsupportedGrantTypeError(f"Supported grant types: {', '.join(GRANT_TYPES)}.")
+        pair = await jwt_bearer_grant(request, form, dpop)
     return JSONResponse(token_response(pair), headers=_NO_STORE)
 
 
-async def jwt_bearer_grant(request: Request, form: dict[str, str]) -> TokenPair:
+async def jwt_bearer_grant(
+    request: Request, form: dict[str, str], dpop: Proof | None = None
+) -> TokenPair:
     """RFC 7523 §2.1: ``assertion`` (the client's signed JWT) and an optional
     ``scope`` (the roles, space-separated). The assertion authenticates the
     client (§2.2 is not needed), so ``client_id`` is ignored."""
@@ -62,6 +72,7 @@ async def jwt_bearer_grant(request: Request, form: dict[str, str]) -> TokenPair:
         scope=form.get("scope"),
         ip=ctx.client_ip(request),
         user_agent=request.headers.get("user-agent"),
+        dpop=dpop,
     )
 
 
@@ -137,6 +148,8 @@ async def metadata(request: Request) -> Response:
             # RFC 9068 names no metadata of its own; this is the name servers
             # that publish it use (the draft of RFC 9068 had it too).
             "access_token_signing_alg_values_supported": algorithms,
+            # RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+            "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
             "jwtwarden_revocations_endpoint": f"{issuer}/revocations",
             # The aud of every access token, so a resource server configured
             # for another one finds out at start-up, not at the first request.
