@@ -165,3 +165,10 @@ async def test_metadata_names_the_proof_algorithms(h: Harness) -> None:
     assert meta["dpop_signing_alg_values_supported"] == [
         "ES256", "EdDSA", "Ed25519", "RS256", "PS256"
     ]  # fmt: skip
+
+
+async def test_openapi_documents_the_dpop_header(h: Harness) -> None:
+    doc = (await h.client.get("/openapi.json")).json()
+    for path in ("/token", "/session/login", "/session/refresh"):
+        names = {p["name"] for p in doc["paths"][path]["post"].get("parameters", [])}
+        assert "DPoP" in names, path

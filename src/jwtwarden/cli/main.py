@@ -445,6 +445,11 @@ def clients() -> None:
 @click.option(
     "--role", "roles", multiple=True, help="A role its sessions may carry; repeat for several."
 )
+@click.option(
+    "--require-dpop",
+    is_flag=True,
+    help="Its sessions must be DPoP-bound (RFC 9449): a token request for it needs a proof.",
+)
 @settings_options
 def clients_add(
     settings: Settings,
@@ -452,6 +457,7 @@ def clients_add(
     issue_sessions: bool,
     jwks_file: Path | None,
     roles: tuple[str, ...],
+    require_dpop: bool,
 ) -> None:
     """Create credentials for client NAME; printed once, as JSON.
 
@@ -462,12 +468,20 @@ def clients_add(
     --jwks-file, or with its client_secret (HS256), and sends it to POST
     /token as grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer, asking
     for roles among --role in scope.
+
+    With --require-dpop, a token request for this client (its JWT-bearer
+    grant, or a password grant naming it as client_id) without a DPoP proof
+    is refused (docs/dpop.md).
     """
     jwks = _read_jwks(jwks_file) if jwks_file is not None else None
     client, secret = with_service(
         settings,
         lambda s: s.create_client(
-            name, issues_sessions=issue_sessions, session_roles=roles, jwks=jwks
+            name,
+            issues_sessions=issue_sessions,
+            session_roles=roles,
+            jwks=jwks,
+            require_dpop=require_dpop,
         ),
     )
     click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
