@@ -172,3 +172,47 @@ async def test_openapi_documents_the_dpop_header(h: Harness) -> None:
     for path in ("/token", "/session/login", "/session/refresh"):
         names = {p["name"] for p in doc["paths"][path]["post"].get("parameters", [])}
         assert "DPoP" in names, path
+
+
+async def test_me_takes_a_bound_token_only_as_dpop_with_its_proof(h: Harness) -> None:
+    from jwtwarden.tokens.dpop import access_token_hash
+
+    key = DpopKey()
+    login = await post_token(h, password_form(), key.proof(TOKEN, iat=h.clock.now()))
+    at = login.json()["access_token"]
+    me = f"{BASE}/me"
+
+    async def get_me(scheme: str, proof: str | None) -> httpx.Response:
+        headers = {"authorization": f"{scheme} {at}"}
+        if proof is not None:
+            headers["dpop"] = proof
+        return await h.client.get("/me", headers=headers)
+
+    good = key.proof(me, "GET", iat=h.clock.now(), ath=access_token_hash(at))
+    ok = await get_me("DPoP", good)
+    assert ok.status_code == 200 and ok.json()["cnf"] == {"jkt": key.jkt}
+    replayed = await get_me("DPoP", good)
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_dpop_proof"
+    as_bearer = await get_me("Bearer", None)
+    assert as_bearer.status_code == 401 and "DPoP-bound" in as_bearer.json()["error_description"]
+    for proof in (
+        None,
+        key.proof(me, "GET", iat=h.clock.now()),  # no ath
+        DpopKey().proof(me, "GET", iat=h.clock.now(), ath=access_token_hash(at)),
+        key.proof(f"{BASE}/sessions", "GET", iat=h.clock.now(), ath=access_token_hash(at)),
+    ):
+        refused = await get_me("DPoP", proof)
+        assert refused.status_code in (400, 401), refused.text
+    # An unbound token keeps working as Bearer, and is refused as DPoP.
+    plain = (await h.login())["access_token"]
+    assert (await h.client.get("/me", headers=h.bearer(plain))).status_code == 200
+    r = await h.client.get("/me", headers={"authorization": f"DPoP {plain}"})
+    assert r.status_code == 401
+
+
+async def test_a_bound_access_token_cannot_log_its_owner_out_without_the_key(h: Harness) -> None:
+    login = await post_token(h, password_form(), DpopKey().proof(TOKEN, iat=h.clock.now()))
+    body = login.json()
+    r = await h.client.post("/logout", headers=h.bearer(body["access_token"]))
+    assert r.status_code == 401
+    assert (await h.service.get_session(claims_of(body["access_token"])["sid"])).revoked_at is None

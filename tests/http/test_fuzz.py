@@ -57,9 +57,12 @@ UNPRINTABLE = "A username has no control characters or outer spaces."
 #: refusals no schema can state (a wrong password, an unknown refresh
 #: token, a ban already over, a cookie that is not a session's), each by
 #: its error code and, where the code alone is too broad, its description.
+#: A DPoP proof's signature, key and freshness are not a schema's to state.
+DPOP_PROOF = ("invalid_dpop_proof", None)
 SEMANTIC_REFUSALS: dict[str, set[tuple[str, str | None]]] = {
-    "POST /session/login": {("invalid_grant", None), ("invalid_request", UNPRINTABLE)},
-    "POST /session/refresh": {("invalid_grant", None)},
+    "POST /token": {DPOP_PROOF},
+    "POST /session/login": {("invalid_grant", None), ("invalid_request", UNPRINTABLE), DPOP_PROOF},
+    "POST /session/refresh": {("invalid_grant", None), DPOP_PROOF},
     "POST /password": {("invalid_grant", "The current password is wrong.")},
     "POST /admin/users": {("invalid_request", UNPRINTABLE)},
     "POST /admin/users/{sub}/ban": {("invalid_request", "A ban must end in the future.")},

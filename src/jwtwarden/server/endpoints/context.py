@@ -18,9 +18,11 @@ from ...tokens.access import AccessClaims
 from ...tokens.keys import KeyRing
 from ...verifier import Verifier
 from ...verifier.credentials import token_from_authorization
+from ...verifier.dpop import ReplayCache
 from ..cookies import Cookies
 from ..follower import RevocationFollower
 from ..metrics import Metrics
+from ..presentation import check_caller, dpop_token
 from ..requests import TrustedProxies, authorization, client_ip
 
 
@@ -38,6 +40,8 @@ class Context:
     _ring: KeyRing | None = field(default=None)
     #: Set on SIGTERM: long-lived streams end so shutdown is prompt.
     draining: bool = False
+    #: DPoP proofs seen by this process at the protected routes.
+    replay: ReplayCache = field(default_factory=ReplayCache)
 
     async def verify(self, token: str) -> AccessClaims:
         """An access token checked against the local view, with no store
@@ -75,10 +79,12 @@ class Context:
 
     async def caller(self, request: Request) -> tuple[AccessClaims, bool]:
         """The verified claims of the caller and whether they came from the
-        cookie. A bearer header wins; a cookie-authenticated state-changing
-        request must also pass the CSRF check."""
-        token, via_cookie = self._credential(request)
+        cookie. A bearer (or DPoP) header wins; a cookie-authenticated
+        state-changing request must also pass the CSRF check, and a
+        DPoP-bound token needs its proof (``server/presentation.py``)."""
+        token, via_cookie, scheme = self._credential(request)
         claims = await self.verify(token)
+        self._check_presentation(request, token, scheme, claims)
         if via_cookie:
             self.cookies.check_csrf(request, claims.sid)
         return claims, via_cookie
@@ -89,20 +95,39 @@ class Context:
         has expired or its session has ended, so logging out twice, or
         after the token expired, is still a success (the catalogue's E18).
         The signature is checked; revocation and expiry are not."""
-        token, via_cookie = self._credential(request)
+        token, via_cookie, scheme = self._credential(request)
         claims = await self.service.decode(token, allow_expired=True)
+        self._check_presentation(request, token, scheme, claims)
         if via_cookie:
             self.cookies.check_csrf(request, claims.sid)
         return claims, via_cookie
 
-    def _credential(self, request: Request) -> tuple[str, bool]:
-        token = token_from_authorization(authorization(request))
+    def _credential(self, request: Request) -> tuple[str, bool, str]:
+        """The token, whether it came from the cookie, and its scheme
+        (``bearer``, the cookie's too, or ``dpop``)."""
+        header = authorization(request)
+        token, scheme = token_from_authorization(header), "bearer"
+        if token is None and header is not None:
+            token, scheme = dpop_token(header), "dpop"
         via_cookie = token is None
         if token is None:
-            token = self.cookies.read(request, self.cookies.access)
+            token, scheme = self.cookies.read(request, self.cookies.access), "bearer"
         if not token:
             raise InvalidTokenError("An access token is required.")
-        return token, via_cookie
+        return token, via_cookie, scheme
+
+    def _check_presentation(
+        self, request: Request, token: str, scheme: str, claims: AccessClaims
+    ) -> None:
+        check_caller(
+            request,
+            token=token,
+            scheme=scheme,
+            claims=claims,
+            issuer=self.service.policy.issuer,
+            now=self.service.clock.now(),
+            replay=self.replay,
+        )
 
     async def admin(self, request: Request) -> AccessClaims:
         claims, _ = await self.caller(request)
