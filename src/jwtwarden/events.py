@@ -20,7 +20,9 @@ __all__ = ["Event", "EventSink", "log_escape", "log_value"]
 logger = logging.getLogger("jwtwarden.events")
 
 #: Kinds that mean an attack or a security decision, logged at WARNING.
-_WARNINGS = frozenset({"reuse_detected", "login_failed", "user_banned"})
+_WARNINGS = frozenset(
+    {"reuse_detected", "login_failed", "user_banned", "dpop_mismatch", "dpop_replayed"}
+)
 #: The routine, high-volume kind, logged at DEBUG (the access log already
 #: has a line per request); callbacks and metrics still see every one.
 _ROUTINE = frozenset({"refresh"})
@@ -30,7 +32,9 @@ _ROUTINE = frozenset({"refresh"})
 class Event:
     #: ``login``, ``login_failed``, ``refresh``, ``reuse_detected``,
     #: ``session_revoked``, ``user_revoked``, ``user_banned``, ``user_unbanned``,
-    #: ``token_revoked``, ``roles_changed``, ``password_changed``, ``user_created``.
+    #: ``token_revoked``, ``roles_changed``, ``password_changed``, ``user_created``,
+    #: ``dpop_mismatch`` (a bound refresh token without its key's proof),
+    #: ``dpop_replayed`` (a DPoP proof presented again).
     kind: str
     at: float
     sub: str | None = None

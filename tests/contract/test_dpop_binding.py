@@ -16,6 +16,7 @@ from jwtwarden.errors import (
     RefreshTokenReusedError,
     UseDpopNonceError,
 )
+from jwtwarden.events import Event
 from jwtwarden.keysource import EphemeralKeySource, KeyManager
 from jwtwarden.service.dpop import NONCE_WINDOW
 from jwtwarden.stores import Store
@@ -178,3 +179,22 @@ async def test_a_client_that_requires_dpop_gets_no_unbound_session(svc: TokenSer
         "alice", "pw-alice-1234", client_id=client.client_id, dpop=await prove(svc, key)
     )
     assert pair.token_type == "DPoP"
+
+
+async def test_a_refused_bound_refresh_is_an_event_naming_the_session_not_the_token(
+    store: Store, clock: FrozenClock, keys: KeyManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[Event] = []
+    svc = TokenService(
+        store, keys, Policy(), passwords=CHEAP_TEST_PASSWORDS, clock=clock, on_event=events.append
+    )
+    await svc.start()
+    await svc.create_user("bob", "pw-bob-12345678")
+    pair = await svc.login("bob", "pw-bob-12345678", dpop=await prove(svc, DpopKey()))
+    with (
+        caplog.at_level("WARNING", logger="jwtwarden.events"),
+        pytest.raises(InvalidDpopProofError),
+    ):
+        await svc.refresh(pair.refresh_token)
+    assert [e.sid for e in events if e.kind == "dpop_mismatch"] == [pair.sid]
+    assert "dpop_mismatch" in caplog.text and pair.refresh_token not in caplog.text
