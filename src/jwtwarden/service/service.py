@@ -144,7 +144,7 @@ class TokenService(Accounts, Sessions):
             and bound is not None
             and is_genuine(self.keys.ring.mac_secret, presented, salt)
         ):
-            self._check_binding(bound.decode() or None, proof_jkt, presented.sid)
+            self._check_binding(bound.decode() or None, proof_jkt, presented.sid, now)
             live = await self.store.rotate_if_live(
                 presented.sid, presented.generation, now, self.policy.idle_ttl
             )
@@ -160,7 +160,7 @@ class TokenService(Accounts, Sessions):
             self._salts.put(session.sid, session.salt)
             self._bindings.put(session.sid, (session.jkt or "").encode())
             if is_genuine(self.keys.ring.mac_secret, presented, session.salt):
-                self._check_binding(session.jkt, proof_jkt, session.sid)
+                self._check_binding(session.jkt, proof_jkt, session.sid, now)
             decision = self._judge(session, user, presented, now)
             if isinstance(decision, Rotated):
                 rotated = await self.store.rotate(session.sid, presented.generation, now)
@@ -180,10 +180,12 @@ class TokenService(Accounts, Sessions):
             raise InvalidGrantError(detail=f"refresh rejected: {decision.reason} sid={session.sid}")
         raise InvalidGrantError(detail=f"refresh contention sid={presented.sid}")
 
-    def _check_binding(self, session_jkt: str | None, proof_jkt: str | None, sid: str) -> None:
+    def _check_binding(
+        self, session_jkt: str | None, proof_jkt: str | None, sid: str, now: float
+    ) -> None:
         refusal = dpop_refusal(session_jkt, proof_jkt)
         if refusal is not None:
-            self._emit("dpop_mismatch", self.clock.now(), sid=sid, proof=proof_jkt is not None)
+            self._emit("dpop_mismatch", now, sid=sid, proof=proof_jkt is not None)
             raise InvalidDpopProofError(refusal)
 
     async def _rotated(
