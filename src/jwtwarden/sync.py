@@ -195,6 +195,7 @@ class TokenService:
     authenticate_client = _sync(AsyncTokenService.authenticate_client)
     authenticate_assertion = _sync(AsyncTokenService.authenticate_assertion)
     exchange_assertion = _sync(AsyncTokenService.exchange_assertion)
+    check_dpop_proof = _sync(AsyncTokenService.check_dpop_proof)
     rotate_keys = _sync(AsyncTokenService.rotate_keys)
     revocation_snapshot = _sync(AsyncTokenService.revocation_snapshot)
     purge = _sync(AsyncTokenService.purge)
@@ -207,6 +208,10 @@ class TokenService:
     def jwks(self) -> dict[str, Any]:
         """The public keys that may verify a live token (RFC 7517 JWK Set)."""
         return self.service.jwks()
+
+    def dpop_nonce(self) -> str:
+        """The DPoP nonce the server hands out now (the ``DPoP-Nonce`` header)."""
+        return self.service.dpop_nonce()
 
 
 @atexit.register
