@@ -35,6 +35,7 @@ parsed by the same helpers (``access.py``).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -70,6 +71,8 @@ MAX_PROOF_LENGTH = 4096
 MAX_JTI_LENGTH = 256
 MAX_HTU_LENGTH = 2048
 MIN_RSA_BITS = 2048
+#: Proof headers (so keys) remembered already parsed, per process.
+KEY_CACHE_SIZE = 1024
 
 _PYJWT = dict(jwt.algorithms.get_default_algorithms())
 _VERIFIERS = {alg: _PYJWT["EdDSA" if alg == "Ed25519" else alg] for alg in ALGORITHMS}
@@ -188,12 +191,11 @@ def verify_proof(
         raise InvalidDpopProofError("The DPoP proof is missing or too long.")
     try:
         header_b64, payload_b64, signature_b64 = _split(proof)
-        header, payload = _json_object(header_b64), _json_object(payload_b64)
+        payload = _json_object(payload_b64)
         signature = _signature_bytes(signature_b64)
     except MalformedTokenError as exc:
         raise InvalidDpopProofError("The DPoP proof is not a compact JWT.") from exc
-    alg = _check_header(header)
-    key = _public_key(header.get("jwk"), alg)
+    alg, key, jkt = _header_key(header_b64)
     try:
         genuine = _VERIFIERS[alg].verify(f"{header_b64}.{payload_b64}".encode(), key, signature)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
@@ -213,12 +215,31 @@ def verify_proof(
     if nonces is not None and (nonce is None or nonce not in nonces):
         raise UseDpopNonceError("The DPoP proof must carry the nonce the server sent.")
     return Proof(
-        jkt=thumbprint(header["jwk"]),
+        jkt=jkt,
         jti=payload["jti"],
         iat=iat,
         nonce=nonce,
         replay_until=iat + max_age + leeway,
     )
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _header_key(header_b64: str) -> tuple[str, Any, str]:
+    """The checked ``alg``, public key and thumbprint of a proof header.
+
+    A client signs every proof with one key, so its header (``typ``,
+    ``alg``, ``jwk``) is the same string on every request: the same string
+    can only hold the same key, so parsing and checking it once per
+    process is enough. Only successes are cached (lru_cache does not keep
+    exceptions); an entry is at most one :data:`MAX_PROOF_LENGTH` string
+    and a key, so the cache stays under ~6 MiB whatever is sent."""
+    try:
+        header = _json_object(header_b64)
+    except MalformedTokenError as exc:
+        raise InvalidDpopProofError("The DPoP proof is not a compact JWT.") from exc
+    alg = _check_header(header)
+    key = _public_key(header.get("jwk"), alg)
+    return alg, key, thumbprint(header["jwk"])
 
 
 def _check_header(header: dict[str, Any]) -> str:
