@@ -37,6 +37,7 @@ __all__ = [
     "Refusal",
     "credentials_from_authorization",
     "refusal_for",
+    "uses_dpop",
     "token_from_authorization",
     "token_from_cookie_header",
 ]
@@ -60,6 +61,13 @@ def credentials_from_authorization(value: str | None) -> tuple[str, str] | None:
         return None
     match = _CREDENTIALS.fullmatch(value.strip())
     return (match.group(1).lower(), match.group(2)) if match else None
+
+
+def uses_dpop(authorization: str | None) -> bool:
+    """Whether an ``Authorization`` header uses the ``DPoP`` scheme (its
+    refusals then carry the DPoP challenge)."""
+    credentials = credentials_from_authorization(authorization)
+    return credentials is not None and credentials[0] == "dpop"
 
 
 def token_from_authorization(value: str | None) -> str | None:
