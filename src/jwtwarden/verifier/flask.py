@@ -180,14 +180,6 @@ class JwtWarden:
             insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
         )[1]
 
-    def check(self, token: str) -> AccessClaims:
-        """Verify the string ``token`` with the verifier, else with the
-        service (not how it was presented: see :meth:`authenticate`)."""
-        if self.verifier is not None:
-            return self.verifier.verify(token)
-        assert self.service is not None
-        return self.service.verify(token)
-
     def load_user(self) -> Any:
         """The current request's user (``None`` without claims, without a
         loader, or when the loader finds none), loaded once per request."""
