@@ -110,6 +110,10 @@ class DpopAuth(httpx.Auth):
     with the server's nonce on ``use_dpop_nonce``; the nonce is kept per
     origin for the requests that follow."""
 
+    #: The body of an answer is read before the flow sees it (a token
+    #: endpoint names ``use_dpop_nonce`` there), in sync and async clients.
+    requires_response_body = True
+
     def __init__(self, key: DpopKey, access_token: str | None = None) -> None:
         self.key = key
         self.access_token = access_token
@@ -143,7 +147,6 @@ def _asks_for_nonce(response: httpx.Response) -> bool:
         return True
     if response.status_code == 400:
         try:
-            response.read()
             return bool(response.json().get("error") == "use_dpop_nonce")
         except (ValueError, AttributeError):
             return False

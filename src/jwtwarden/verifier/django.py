@@ -268,17 +268,17 @@ def _drf_classes() -> dict[str, type]:
 
         def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
             django_request = request._request
-            try:
-                claims = authenticate(django_request, self.get_verifier())
-            except VerificationUnavailableError as error:
-                raise Unavailable(error) from None
-            except (InvalidTokenError, InvalidDpopProofError) as error:
-                if not _sent_a_token(django_request):
-                    return None
-                setattr(django_request, _ERROR_ATTRIBUTE, error)
-                raise exceptions.AuthenticationFailed(error.description, "invalid_token") from None
-            django_request.jwtwarden_claims = claims
-            return self.get_user(claims), claims
+            # Once per request: after the middleware, its outcome (a DPoP
+            # proof checked twice would be a replay).
+            claims = annotate(django_request, self.get_verifier())
+            if claims is not None:
+                return self.get_user(claims), claims
+            error = getattr(django_request, _ERROR_ATTRIBUTE, None)
+            if error is None or not _sent_a_token(django_request):
+                return None
+            if isinstance(error, VerificationUnavailableError):
+                raise Unavailable(error)
+            raise exceptions.AuthenticationFailed(error.description, "invalid_token")
 
         def get_verifier(self) -> Verifies | None:
             """What checks the token; ``None`` is :func:`get_verifier`."""
