@@ -104,7 +104,7 @@ class Verifier:
 
     DPoP (RFC 9449): ``dpop_max_age`` is how old a proof may be, in
     seconds; ``dpop_replay_entries`` bounds the per-process cache of proofs
-    seen (~150 bytes each, so ~3 MiB by default; see
+    seen (~200 bytes each, so ~3.8 MiB by default; see
     :class:`~jwtwarden.verifier.dpop.ReplayCache`).
 
     Raises :class:`~jwtwarden.errors.ConfigurationError` for both or neither
