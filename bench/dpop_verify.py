@@ -15,9 +15,9 @@ bearer one, measured in the same run. Run on demand:
 - over HTTP: a Starlette route behind ``VerifierMiddleware`` (uvicorn, one
   worker pinned to core 0), loaded by wrk pinned to core 1 with
   bench/_dpop.lua, which sends every request with the next of N pre-signed
-  ES256 proofs (N is 1.5x what the bearer round served, so none repeats
-  within a round; a fresh set is signed before each round, inside the
-  proofs' 60 s window). The bearer round runs the same script, so the
+  proofs, per algorithm (N is 1.5x what the bearer round served, so none
+  repeats within a round; a fresh set is signed just before each round,
+  inside the proofs' 60 s window). The bearer round runs the same script, so the
   load generator does the same work. Target: DPoP >= 0.7x bearer.
 
 The machine is shared and noisy: read ratios, not absolute rates.
@@ -180,11 +180,12 @@ def make_app() -> Any:
 
 def over_http(load: Load, work: Path) -> dict[str, float]:
     signer = generate_key("EdDSA", time.time())
-    key = DpopKey.generate("ES256")
-    bearer, bound = access_token(signer), access_token(signer, cnf={"jkt": key.jkt})
+    holders = {alg: DpopKey.generate(alg) for alg in PROOFS}
     (work / "jwks.json").write_text(json.dumps(export_jwks([signer])))
-    (work / "bearer.token").write_text(bearer)
-    (work / "bound.token").write_text(bound)
+    (work / "bearer.token").write_text(access_token(signer))
+    bound = {alg: access_token(signer, cnf={"jkt": k.jkt}) for alg, k in holders.items()}
+    for alg, token in bound.items():
+        (work / f"{alg}.token").write_text(token)
     port = free_port()
     env = {
         **os.environ,
@@ -196,41 +197,41 @@ def over_http(load: Load, work: Path) -> dict[str, float]:
     cmd = [*UVICORN, "--app-dir", str(BENCH), "--port", str(port), "--factory"]
     cmd.append("dpop_verify:make_app")
     script = ["-s", str(BENCH / "_dpop.lua")]
+    runs: dict[str, list[dict[str, float]]] = {}
     with serve(cmd, port, cwd=work, env=env, log=work / "dpop.log", pin=load.pin.server) as server:
         url = server.url + "/me"
-        headers = {"authorization": f"Bearer {bearer}"}
+        headers = {"authorization": f"Bearer {(work / 'bearer.token').read_text()}"}
         wait_for_status(lambda: httpx.get(url, headers=headers).status_code, what="the app")
-        bearer_runs, dpop_runs = [], []
         for _ in range(load.rounds):
-            run = load.round(
-                server, url, *script, script_args=("bearer", str(work / "bearer.token"))
-            )
-            bearer_runs.append(run)
+            args = ("bearer", str(work / "bearer.token"))
+            run = load.round(server, url, *script, script_args=args)
+            runs.setdefault("bearer", []).append(run)
             n = int(run["requests"] * 1.5) + 1000
-            with (work / "proofs.txt").open("w") as out:
-                out.writelines(key.proof("GET", url, bound) + "\n" for _ in range(n))
-            args = ("dpop", str(work / "bound.token"), str(work / "proofs.txt"))
-            dpop_runs.append(load.round(server, url, *script, script_args=args))
+            for alg, key in holders.items():
+                # Signed just before its round: well inside the 60 s window.
+                with (work / "proofs.txt").open("w") as out:
+                    out.writelines(key.proof("GET", url, bound[alg]) + "\n" for _ in range(n))
+                args = ("dpop", str(work / f"{alg}.token"), str(work / "proofs.txt"))
+                runs.setdefault(f"dpop {alg}", []).append(
+                    load.round(server, url, *script, script_args=args)
+                )
         rss = server.rss_mib()
-    bearer_rps = [r["rps"] for r in bearer_runs]
-    dpop_rps = [r["rps"] for r in dpop_runs]
-    return {
-        "http bearer req/s": statistics.median(bearer_rps),
-        "http dpop ES256 req/s": statistics.median(dpop_rps),
-        "http dpop ratio to bearer": statistics.median(
-            d / b for d, b in zip(dpop_rps, bearer_rps, strict=True)
-        ),
-        "http bearer p99 ms": statistics.median(r["p99_ms"] for r in bearer_runs),
-        "http dpop p99 ms": statistics.median(r["p99_ms"] for r in dpop_runs),
-        "http dpop µs CPU per request": statistics.median(
-            r["cpu_us_per_request"] for r in dpop_runs
-        ),
-        "http bearer µs CPU per request": statistics.median(
-            r["cpu_us_per_request"] for r in bearer_runs
-        ),
-        "http dpop non-2xx": max(r["non_2xx"] for r in dpop_runs),
-        "http worker RSS after, MiB": rss,
-    }
+    base = [r["rps"] for r in runs["bearer"]]
+    out: dict[str, float] = {}
+    for name, rounds in runs.items():
+        rps = [r["rps"] for r in rounds]
+        out[f"http {name} req/s"] = statistics.median(rps)
+        if name != "bearer":
+            out[f"http {name} ratio to bearer"] = statistics.median(
+                d / b for d, b in zip(rps, base, strict=True)
+            )
+        out[f"http {name} p99 ms"] = statistics.median(r["p99_ms"] for r in rounds)
+        out[f"http {name} CPU µs per request"] = statistics.median(
+            r["cpu_us_per_request"] for r in rounds
+        )
+        out[f"http {name} non-2xx"] = max(r["non_2xx"] for r in rounds)
+    out["http worker RSS after, MiB"] = rss
+    return out
 
 
 def main() -> None:
