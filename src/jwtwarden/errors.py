@@ -19,6 +19,7 @@ library users raise and catch the same classes.
     ├── InvalidTokenError          invalid_token: bad, expired or revoked AT
     │   ├── MalformedTokenError, BadSignatureError, UnknownKeyError,
     │   ├── ExpiredTokenError, ClaimsError (iss, aud, typ, missing claims),
+    │   ├── DpopBoundTokenError (a DPoP-bound AT sent as Bearer, RFC 9449 §7.2)
     │   └── RevokedTokenError → TokenDeniedError, SessionRevokedError,
     │                           UserCutoffError, UserBannedError
     ├── VerificationUnavailableError  temporarily_unavailable (503): not the token's fault
@@ -41,6 +42,7 @@ __all__ = [
     "BadSignatureError",
     "ClaimsError",
     "ConfigurationError",
+    "DpopBoundTokenError",
     "ExpiredTokenError",
     "InsufficientScopeError",
     "KeysUnavailableError",
@@ -160,6 +162,13 @@ class BadSignatureError(InvalidTokenError):
 
 class UnknownKeyError(InvalidTokenError):
     default_description = "The access token was signed by an unknown key."
+
+
+class DpopBoundTokenError(InvalidTokenError):
+    """A DPoP-bound access token presented as ``Bearer`` (RFC 9449 §7.2):
+    stolen, or a client that forgot its key; answered with a DPoP challenge."""
+
+    default_description = "This access token is DPoP-bound: send it as DPoP, with a proof."
 
 
 class ExpiredTokenError(InvalidTokenError):

@@ -31,6 +31,10 @@ def me(claims: AccessClaims) -> dict[str, Any]:
 
 
 def starlette_client(verifier: Verifier) -> Get:
+    return asgi_get(starlette_app(verifier))
+
+
+def starlette_app(verifier: Verifier, **options: Any) -> Any:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
@@ -46,14 +50,19 @@ def starlette_client(verifier: Verifier) -> Get:
         return JSONResponse({"public": True})
 
     admin = RequireRoles(Router([Route("/", who)]), roles=["admin"])
-    app = Starlette(
+    return Starlette(
         routes=[Route("/me", who), Route("/public", public), Mount("/admin", app=admin)],
-        middleware=[Middleware(VerifierMiddleware, verifier=verifier, exempt_paths=["/public"])],
+        middleware=[
+            Middleware(VerifierMiddleware, verifier=verifier, exempt_paths=["/public"], **options)
+        ],
     )
-    return asgi_get(app)
 
 
 def fastapi_client(verifier: Verifier) -> Get:
+    return asgi_get(fastapi_app(verifier))
+
+
+def fastapi_app(verifier: Verifier) -> Any:
     from fastapi import FastAPI, Security
 
     from jwtwarden.verifier.fastapi import RequireToken, install_refusal_handler
@@ -75,10 +84,28 @@ def fastapi_client(verifier: Verifier) -> Get:
     def public() -> dict[str, Any]:
         return {"public": True}
 
-    return asgi_get(app)
+    return app
 
 
 def flask_client(verifier: Verifier) -> Get:
+    app = flask_app(verifier)
+
+    def get(path: str, headers: dict[str, str]) -> Answer:
+        # werkzeug's client replaces a Cookie header with its own jar.
+        client = app.test_client()
+        for pair in headers.get("cookie", "").split(";"):
+            if pair.strip():
+                name, _, value = pair.strip().partition("=")
+                client.set_cookie(name, value)
+        rest = {k: v for k, v in headers.items() if k != "cookie"}
+        response = client.get(path, headers=rest)
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        return Answer(response.status_code, lowered, response.get_json(silent=True))
+
+    return get
+
+
+def flask_app(verifier: Verifier) -> Any:
     from flask import Flask, g
 
     from jwtwarden.verifier.flask import JwtWarden, require_token
@@ -100,19 +127,7 @@ def flask_client(verifier: Verifier) -> Get:
     def public() -> dict[str, Any]:
         return {"public": True}
 
-    def get(path: str, headers: dict[str, str]) -> Answer:
-        # werkzeug's client replaces a Cookie header with its own jar.
-        client = app.test_client()
-        for pair in headers.get("cookie", "").split(";"):
-            if pair.strip():
-                name, _, value = pair.strip().partition("=")
-                client.set_cookie(name, value)
-        rest = {k: v for k, v in headers.items() if k != "cookie"}
-        response = client.get(path, headers=rest)
-        lowered = {k.lower(): v for k, v in response.headers.items()}
-        return Answer(response.status_code, lowered, response.get_json(silent=True))
-
-    return get
+    return app
 
 
 def django_client(verifier: Verifier) -> Get:

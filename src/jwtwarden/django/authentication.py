@@ -1,7 +1,8 @@
 """DRF authentication: ``REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES":
 ["jwtwarden.django.authentication.JWTAuthentication"]}``.
 
-A valid ``Authorization: Bearer`` token sets ``request.user`` to the
+A valid ``Authorization: Bearer`` token (or ``DPoP`` with its proof, judged
+against Django's view of the URL: see :mod:`jwtwarden.verifier.django`) sets ``request.user`` to the
 project's user (loaded lazily: a view that reads only ``request.auth`` costs
 no user query) and ``request.auth`` to the verified
 :class:`~jwtwarden.AccessClaims`. No token: ``None``, so other classes and
@@ -24,7 +25,7 @@ from typing import Any
 
 from ..tokens.access import AccessClaims
 from ..verifier.django import JwtWardenAuthentication, Verifies
-from ._verify import service_verifier
+from ._dpop import app_verifier
 from .service import current_options
 from .users import lazy_user
 
@@ -35,7 +36,7 @@ class JWTAuthentication(JwtWardenAuthentication):  # type: ignore[misc]
     """``(user, claims)`` for a valid bearer token of this project."""
 
     def get_verifier(self) -> Verifies | None:
-        return service_verifier
+        return app_verifier
 
     def get_user(self, claims: AccessClaims) -> Any:
         return lazy_user(claims, current_options().user)

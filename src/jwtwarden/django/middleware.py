@@ -2,9 +2,10 @@
 Django views: add ``"jwtwarden.django.middleware.JWTAuthenticationMiddleware"``
 to ``MIDDLEWARE`` after Django's ``AuthenticationMiddleware``.
 
-For a request with a valid access token (``Authorization: Bearer``, or
-jwtwarden's access cookie) ``request.user`` becomes the project's user,
-loaded lazily (``AnonymousUser`` if gone or inactive), or a
+For a request with a valid access token (``Authorization: Bearer``,
+``Authorization: DPoP`` with its proof, or jwtwarden's access cookie)
+``request.user`` becomes the project's user, loaded lazily
+(``AnonymousUser`` if gone or inactive), or a
 :class:`~jwtwarden.verifier.django.ClaimsUser` with ``JWTWARDEN["USER"] =
 "claims"``, and ``request.auth`` the verified claims. Without one the
 request is left as Django's session middleware made it (``request.auth`` is
@@ -24,9 +25,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from ..verifier.credentials import token_from_authorization
+from ..verifier.credentials import credentials_from_authorization
 from ..verifier.django import annotate
-from ._verify import service_verifier
+from ._dpop import app_verifier
 from .service import current_options, current_session
 from .users import lazy_user
 
@@ -41,12 +42,12 @@ class JWTAuthenticationMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.auth = None  # type: ignore[attr-defined]
-        claims = annotate(request, service_verifier)
+        claims = annotate(request, app_verifier)
         if claims is None:
             return self.get_response(request)
         request.user = lazy_user(claims, current_options().user)
         request.auth = claims  # type: ignore[attr-defined]
-        if token_from_authorization(request.META.get("HTTP_AUTHORIZATION")) is not None:
+        if credentials_from_authorization(request.META.get("HTTP_AUTHORIZATION")) is not None:
             request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
         reset = current_session.set((claims.sub, claims.sid))
         try:

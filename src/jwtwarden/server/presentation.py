@@ -47,8 +47,7 @@ def check_caller(
     """Refuse a bound token without its proof (InvalidTokenError), an
     unbound one sent as ``DPoP`` (InvalidTokenError), and a bad, foreign or
     replayed proof (InvalidDpopProofError)."""
-    cnf = claims.raw.get("cnf")
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    jkt = claims.jkt  # cnf.jkt, checked when the token was decoded
     if scheme == "bearer" and jkt is None:
         return  # the usual case: nothing more to check
     proofs = [v for k, v in request.scope["headers"] if k == b"dpop"]
@@ -57,7 +56,7 @@ def check_caller(
     check_presentation(
         scheme=scheme,
         token=token,
-        jkt=jkt if isinstance(jkt, str) else None,
+        jkt=jkt,
         proof=proofs[0].decode("latin-1") if proofs else None,
         method=request.method,
         uri=issuer.rstrip("/") + request.scope["path"],

@@ -102,6 +102,8 @@ _PARSE_ERRORS = (
     OverflowError,
 )
 _MAX_ID = 256
+#: A base64url SHA-256 digest (RFC 7638 thumbprint), unpadded.
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class VerificationKey(Protocol):
@@ -135,6 +137,9 @@ class AccessClaims:
     #: parsed from. ``GET /me`` answers it as it is: encoding ``raw`` again
     #: cost 4 µs of its 22 µs per request (in process, 2026-12-02).
     payload_json: bytes
+    #: ``cnf.jkt`` (RFC 9449 §6.1): the thumbprint of the key the token is
+    #: bound to, or ``None`` for a bearer token.
+    jkt: str | None = None
 
 
 def new_access_claims(
@@ -387,8 +392,32 @@ def _check_claims(
     if not isinstance(client_id, str):
         raise ClaimsError("The access token client_id is malformed.")
     return AccessClaims(
-        sub, sid, jti, iat, exp, auth_time, tuple(roles), client_id, payload, payload_json
+        sub,
+        sid,
+        jti,
+        iat,
+        exp,
+        auth_time,
+        tuple(roles),
+        client_id,
+        payload,
+        payload_json,
+        _jkt(payload),
     )
+
+
+def _jkt(payload: dict[str, Any]) -> str | None:
+    # RFC 9449 §6.1: cnf is an object and its jkt a SHA-256 thumbprint,
+    # 43 base64url characters. A cnf without jkt (another confirmation
+    # method, RFC 7800) binds to nothing this verifier can check: refused,
+    # never read as a bearer token.
+    if "cnf" not in payload:
+        return None
+    cnf = payload["cnf"]
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not _JKT.fullmatch(jkt):
+        raise ClaimsError("The access token's cnf.jkt is malformed.")
+    return jkt
 
 
 def exact_auth_time(payload: dict[str, Any], auth_time: float) -> float:

@@ -35,6 +35,7 @@ parsed by the same helpers (``access.py``).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -70,6 +71,8 @@ MAX_PROOF_LENGTH = 4096
 MAX_JTI_LENGTH = 256
 MAX_HTU_LENGTH = 2048
 MIN_RSA_BITS = 2048
+#: Proof headers (so keys) remembered already parsed, per process.
+KEY_CACHE_SIZE = 1024
 
 _PYJWT = dict(jwt.algorithms.get_default_algorithms())
 _VERIFIERS = {alg: _PYJWT["EdDSA" if alg == "Ed25519" else alg] for alg in ALGORITHMS}
@@ -144,6 +147,12 @@ def normalize_htu(uri: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
+#: :func:`normalize_htu` remembered per process for the proof checks (a
+#: client names the same few URIs in every proof, a server serves the same
+#: few): it was a fifth of a resource server's proof check.
+_normalized = functools.lru_cache(maxsize=KEY_CACHE_SIZE)(normalize_htu)
+
+
 def _normalize_escape(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16))
     return char if char in _UNRESERVED else "%" + match.group(1).upper()
@@ -188,12 +197,11 @@ def verify_proof(
         raise InvalidDpopProofError("The DPoP proof is missing or too long.")
     try:
         header_b64, payload_b64, signature_b64 = _split(proof)
-        header, payload = _json_object(header_b64), _json_object(payload_b64)
+        payload = _json_object(payload_b64)
         signature = _signature_bytes(signature_b64)
     except MalformedTokenError as exc:
         raise InvalidDpopProofError("The DPoP proof is not a compact JWT.") from exc
-    alg = _check_header(header)
-    key = _public_key(header.get("jwk"), alg)
+    alg, key, jkt = _header_key(header_b64)
     try:
         genuine = _VERIFIERS[alg].verify(f"{header_b64}.{payload_b64}".encode(), key, signature)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
@@ -213,12 +221,31 @@ def verify_proof(
     if nonces is not None and (nonce is None or nonce not in nonces):
         raise UseDpopNonceError("The DPoP proof must carry the nonce the server sent.")
     return Proof(
-        jkt=thumbprint(header["jwk"]),
+        jkt=jkt,
         jti=payload["jti"],
         iat=iat,
         nonce=nonce,
         replay_until=iat + max_age + leeway,
     )
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _header_key(header_b64: str) -> tuple[str, Any, str]:
+    """The checked ``alg``, public key and thumbprint of a proof header.
+
+    A client signs every proof with one key, so its header (``typ``,
+    ``alg``, ``jwk``) is the same string on every request: the same string
+    can only hold the same key, so parsing and checking it once per
+    process is enough. Only successes are cached (lru_cache does not keep
+    exceptions); an entry is at most one :data:`MAX_PROOF_LENGTH` string
+    and a key, so the cache stays under ~6 MiB whatever is sent."""
+    try:
+        header = _json_object(header_b64)
+    except MalformedTokenError as exc:
+        raise InvalidDpopProofError("The DPoP proof is not a compact JWT.") from exc
+    alg = _check_header(header)
+    key = _public_key(header.get("jwk"), alg)
+    return alg, key, thumbprint(header["jwk"])
 
 
 def _check_header(header: dict[str, Any]) -> str:
@@ -263,7 +290,7 @@ def _check_claims(
         raise InvalidDpopProofError("The DPoP proof needs a jti of at most 256 characters.")
     if not isinstance(htm, str) or not _METHOD.fullmatch(htm) or htm != method.upper():
         raise InvalidDpopProofError("The DPoP proof is for another HTTP method (htm).")
-    if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(uri):
+    if not isinstance(htu, str) or _normalized(htu) != _normalized(uri):
         raise InvalidDpopProofError("The DPoP proof is for another URI (htu).")
     if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
         raise InvalidDpopProofError("The DPoP proof needs a numeric iat.")

@@ -2,10 +2,14 @@
 
 Framework-free, so the ASGI middleware, the FastAPI dependency, the Django
 and Flask integrations and the jwtwarden server all read credentials and
-answer failures the same way: a ``Bearer`` header (RFC 6750 §2.1) wins,
-otherwise the browser-mode access cookie; a missing or bad token is 401 with
-``WWW-Authenticate: Bearer error="invalid_token"`` and a missing role is 403
-``insufficient_scope`` (RFC 6750 §3). What is wrong on the resource
+answer failures the same way: a ``Bearer`` or ``DPoP`` header (RFC 6750
+§2.1, RFC 9449 §7.1) wins, otherwise the browser-mode access cookie; a
+missing or bad token is 401 with ``WWW-Authenticate: Bearer
+error="invalid_token"`` and a missing role is 403 ``insufficient_scope``
+(RFC 6750 §3). A request that used DPoP, a bad proof and a bound token sent
+as Bearer are answered with the ``DPoP`` challenge instead (RFC 9449 §7.1:
+``error="invalid_token"``, ``"invalid_dpop_proof"`` or
+``"use_dpop_nonce"``, and ``algs``). What is wrong on the resource
 server's side (stale revocations, unreachable keys, a missing extra) is 503
 ``temporarily_unavailable`` with ``Retry-After``, never 401.
 """
@@ -18,17 +22,22 @@ from collections.abc import Iterable
 
 from ..errors import (
     ConfigurationError,
+    DpopBoundTokenError,
     InsufficientScopeError,
+    InvalidDpopProofError,
     JwtWardenError,
     VerificationUnavailableError,
 )
 from ..tokens.access import MAX_TOKEN_LENGTH
+from .dpop import dpop_challenge
 
 __all__ = [
     "ACCESS_COOKIE",
     "ACCESS_COOKIE_INSECURE",
     "Refusal",
+    "credentials_from_authorization",
     "refusal_for",
+    "uses_dpop",
     "token_from_authorization",
     "token_from_cookie_header",
 ]
@@ -39,15 +48,33 @@ ACCESS_COOKIE = "__Host-jwtwarden-at"
 #: where the ``__Host-`` prefix is not allowed.
 ACCESS_COOKIE_INSECURE = "jwtwarden-at"
 
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+#: ``Bearer`` (RFC 6750 §2.1) or ``DPoP`` (RFC 9449 §7.1), any casing, then
+#: a token68.
+_CREDENTIALS = re.compile(r"(?i:(bearer|dpop)) +([A-Za-z0-9\-._~+/]+=*)")
+
+
+def credentials_from_authorization(value: str | None) -> tuple[str, str] | None:
+    """``(scheme, token)`` of an ``Authorization: Bearer …`` or ``DPoP …``
+    header, the scheme in lower case (``"bearer"`` or ``"dpop"``), or
+    ``None``."""
+    if not value or len(value) > MAX_TOKEN_LENGTH + 16:
+        return None
+    match = _CREDENTIALS.fullmatch(value.strip())
+    return (match.group(1).lower(), match.group(2)) if match else None
+
+
+def uses_dpop(authorization: str | None) -> bool:
+    """Whether an ``Authorization`` header uses the ``DPoP`` scheme (its
+    refusals then carry the DPoP challenge)."""
+    credentials = credentials_from_authorization(authorization)
+    return credentials is not None and credentials[0] == "dpop"
 
 
 def token_from_authorization(value: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, or ``None``."""
-    if not value or len(value) > MAX_TOKEN_LENGTH + 16:
-        return None
-    match = _BEARER.fullmatch(value.strip())
-    return match.group(1) if match else None
+    """The token of an ``Authorization: Bearer …`` header, or ``None`` (a
+    ``DPoP`` one too: it is good only with its proof)."""
+    credentials = credentials_from_authorization(value)
+    return credentials[1] if credentials and credentials[0] == "bearer" else None
 
 
 def token_from_cookie_header(
@@ -75,13 +102,18 @@ class Refusal:
         self.body = body
 
 
-def refusal_for(error: JwtWardenError, realm: str = "jwtwarden") -> Refusal:
+def refusal_for(error: JwtWardenError, realm: str = "jwtwarden", *, dpop: bool = False) -> Refusal:
     """401 ``invalid_token`` for a missing or bad token (the jwtwarden
     contract names the error even when no token was sent), 403
     ``insufficient_scope`` for a missing role (RFC 6750 §3.1), and 503
     ``temporarily_unavailable`` with ``Retry-After`` when the fault is the
     resource server's (revocations out of date, keys unreachable, a missing
-    extra): a client keeps its token and retries, instead of logging out."""
+    extra): a client keeps its token and retries, instead of logging out.
+
+    ``dpop``: the request used the DPoP scheme, so the challenge is
+    ``DPoP`` (as it is for a bad proof and a bound token sent as Bearer,
+    whatever the request used); 401 ``invalid_dpop_proof`` and
+    ``use_dpop_nonce`` (RFC 9449 §7.1)."""
     if isinstance(error, VerificationUnavailableError | ConfigurationError):
         retry = error.retry_after if isinstance(error, VerificationUnavailableError) else 30
         unavailable = error if isinstance(error, VerificationUnavailableError) else None
@@ -99,10 +131,15 @@ def refusal_for(error: JwtWardenError, realm: str = "jwtwarden") -> Refusal:
         return Refusal(503, headers, body)
     if isinstance(error, InsufficientScopeError):
         status, code = 403, "insufficient_scope"
+    elif isinstance(error, InvalidDpopProofError):
+        status, code = 401, error.code
     else:
         status, code = 401, "invalid_token"
     description = error.description.replace('"', "'")
-    challenge = f'Bearer realm="{realm}", error="{code}", error_description="{description}"'
+    if dpop or isinstance(error, InvalidDpopProofError | DpopBoundTokenError):
+        challenge = dpop_challenge(code, description, realm)
+    else:
+        challenge = f'Bearer realm="{realm}", error="{code}", error_description="{description}"'
     body = json.dumps({"error": code, "error_description": error.description}).encode()
     return Refusal(
         status,

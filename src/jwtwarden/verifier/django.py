@@ -20,6 +20,19 @@ middleware only annotates and the views decide:
   :class:`HasRoles` for roles named by the view's ``required_roles``; the
   same 401, 403 and 503 (``Retry-After``) as the decorator.
 
+DPoP (RFC 9449): ``Authorization: DPoP <token>`` with its ``DPoP`` proof is
+accepted everywhere here. The proof must name ``request.method`` and
+``request.build_absolute_uri(request.get_full_path())`` without its query:
+Django's own view of the URL, so behind a proxy the scheme is ``https``
+only as ``SECURE_PROXY_SSL_HEADER`` says, and the host is
+``X-Forwarded-Host`` only with ``USE_X_FORWARDED_HOST = True`` (else the
+``Host`` header), checked against ``ALLOWED_HOSTS`` as always. Set those as
+the proxy in front requires, and nothing else is trusted. A
+:class:`~jwtwarden.Verifier` brings its DPoP checks (``verifier.dpop``);
+another ``Verifies`` may carry a ``dpop`` guard, else one per process on
+the system clock is used. Refusals of a DPoP request carry the ``DPoP``
+challenge.
+
 Django is imported here only, and DRF only when its classes are first used
 (so a Django project without DRF can use the rest); ``jwtwarden.verifier``
 never imports either.
@@ -35,16 +48,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from ..clock import SystemClock
 from ..errors import (
     ConfigurationError,
     InsufficientScopeError,
+    InvalidDpopProofError,
     InvalidTokenError,
     JwtWardenError,
     VerificationUnavailableError,
 )
 from ..tokens.access import AccessClaims
-from .credentials import refusal_for
-from .verifier import Verifier, require_roles, token_from_headers
+from .credentials import refusal_for, uses_dpop
+from .dpop import DpopGuard
+from .verifier import Verifier, credentials_from_headers, require_roles, verify_presented
 
 __all__ = [  # noqa: F822 - the DRF classes come from __getattr__
     "ClaimsUser",
@@ -58,6 +74,8 @@ __all__ = [  # noqa: F822 - the DRF classes come from __getattr__
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 _ERROR_ATTRIBUTE = "jwtwarden_error"
+#: The DPoP checks of a ``Verifies`` that brings none, per process.
+_PROCESS_DPOP = DpopGuard(SystemClock())
 
 
 def get_verifier() -> Verifier:
@@ -75,23 +93,38 @@ def get_verifier() -> Verifier:
 
 class Verifies(Protocol):
     """What checks a token: a :class:`~jwtwarden.Verifier`, or the
-    ``jwtwarden.django`` app's token service."""
+    ``jwtwarden.django`` app's token service. A ``dpop`` attribute, when
+    it is a :class:`~jwtwarden.verifier.dpop.DpopGuard`, checks DPoP
+    proofs (its clock and replay cache)."""
 
     def verify(self, token: str) -> AccessClaims: ...
 
 
 def authenticate(request: HttpRequest, verifier: Verifies | None = None) -> AccessClaims:
-    """The claims of the request's token (``Bearer`` header first, then the
-    access cookie), checked by ``verifier`` (default: :func:`get_verifier`).
-    Raises :class:`~jwtwarden.errors.InvalidTokenError`, and
-    ``ConfigurationError`` on every request while no verifier is set."""
+    """The claims of the request's token (``Bearer`` or ``DPoP`` header
+    first, then the access cookie), checked by ``verifier`` (default:
+    :func:`get_verifier`) with its DPoP proof when bound. Raises
+    :class:`~jwtwarden.errors.InvalidTokenError` or
+    ``InvalidDpopProofError``, and ``ConfigurationError`` on every request
+    while no verifier is set."""
     verifier = verifier or get_verifier()
-    token = token_from_headers(
-        request.META.get("HTTP_AUTHORIZATION"),
-        request.META.get("HTTP_COOKIE"),
-        insecure_cookies=bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False)),
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    guard = getattr(verifier, "dpop", None)
+    return verify_presented(
+        verifier,
+        guard if isinstance(guard, DpopGuard) else _PROCESS_DPOP,
+        method=request.method or "GET",
+        # Only a DPoP request needs its URL (get_host() checks ALLOWED_HOSTS).
+        uri=request.build_absolute_uri(request.get_full_path()) if uses_dpop(authorization) else "",
+        authorization=authorization,
+        proof=request.META.get("HTTP_DPOP"),
+        cookie=request.META.get("HTTP_COOKIE"),
+        insecure_cookies=_insecure_cookies(),
     )
-    return verifier.verify(token)
+
+
+def _insecure_cookies() -> bool:
+    return bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False))
 
 
 class JwtWardenMiddleware:
@@ -113,15 +146,16 @@ def annotate(request: HttpRequest, verifier: Verifies | None = None) -> AccessCl
     claims: AccessClaims | None = None
     try:
         claims = authenticate(request, verifier)
-    except (InvalidTokenError, VerificationUnavailableError) as error:
+    except (InvalidTokenError, InvalidDpopProofError, VerificationUnavailableError) as error:
         setattr(request, _ERROR_ATTRIBUTE, error)
     request.jwtwarden_claims = claims  # type: ignore[attr-defined]
     return claims
 
 
-def refusal_response(error: JwtWardenError) -> HttpResponse:
-    """The RFC 6750 refusal as a Django response."""
-    refusal = refusal_for(error)
+def refusal_response(error: JwtWardenError, request: HttpRequest | None = None) -> HttpResponse:
+    """The RFC 6750 (or RFC 9449, for a DPoP ``request``) refusal as a
+    Django response."""
+    refusal = refusal_for(error, dpop=request is not None and _used_dpop(request))
     return HttpResponse(refusal.body, status=refusal.status, headers=refusal.headers)
 
 
@@ -142,7 +176,7 @@ def require_token(roles: Iterable[str] = ()) -> Callable[[View], View]:
                     raise getattr(request, _ERROR_ATTRIBUTE, None) or InvalidTokenError()
                 require_roles(claims, required)
             except JwtWardenError as error:
-                return refusal_response(error)
+                return refusal_response(error, request)
             return view(request, *args, **kwargs)
 
         return cast(View, wrapper)
@@ -234,17 +268,17 @@ def _drf_classes() -> dict[str, type]:
 
         def authenticate(self, request: Any) -> tuple[Any, AccessClaims] | None:
             django_request = request._request
-            try:
-                claims = authenticate(django_request, self.get_verifier())
-            except VerificationUnavailableError as error:
-                raise Unavailable(error) from None
-            except InvalidTokenError as error:
-                if not _sent_a_token(django_request):
-                    return None
-                setattr(django_request, _ERROR_ATTRIBUTE, error)
-                raise exceptions.AuthenticationFailed(error.description, "invalid_token") from None
-            django_request.jwtwarden_claims = claims
-            return self.get_user(claims), claims
+            # Once per request: after the middleware, its outcome (a DPoP
+            # proof checked twice would be a replay).
+            claims = annotate(django_request, self.get_verifier())
+            if claims is not None:
+                return self.get_user(claims), claims
+            error = getattr(django_request, _ERROR_ATTRIBUTE, None)
+            if error is None or not _sent_a_token(django_request):
+                return None
+            if isinstance(error, VerificationUnavailableError):
+                raise Unavailable(error)
+            raise exceptions.AuthenticationFailed(error.description, "invalid_token")
 
         def get_verifier(self) -> Verifies | None:
             """What checks the token; ``None`` is :func:`get_verifier`."""
@@ -256,7 +290,8 @@ def _drf_classes() -> dict[str, type]:
 
         def authenticate_header(self, request: Any) -> str:
             error = getattr(request._request, _ERROR_ATTRIBUTE, None) or InvalidTokenError()
-            return refusal_for(error).headers["www-authenticate"]
+            refusal = refusal_for(error, dpop=_used_dpop(request._request))
+            return refusal.headers["www-authenticate"]
 
     class HasRoles(permissions.BasePermission):
         """DRF permission: the token carries every role in the view's
@@ -283,11 +318,15 @@ def __getattr__(name: str) -> Any:
 
 def _sent_a_token(request: HttpRequest) -> bool:
     try:
-        token_from_headers(
+        credentials_from_headers(
             request.META.get("HTTP_AUTHORIZATION"),
             request.META.get("HTTP_COOKIE"),
-            insecure_cookies=bool(getattr(settings, "JWTWARDEN_INSECURE_COOKIES", False)),
+            insecure_cookies=_insecure_cookies(),
         )
     except InvalidTokenError:
         return False
     return True
+
+
+def _used_dpop(request: HttpRequest) -> bool:
+    return uses_dpop(request.META.get("HTTP_AUTHORIZATION"))

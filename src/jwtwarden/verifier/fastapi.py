@@ -16,6 +16,11 @@ RFC 6750 challenge: FastAPI's default handler answers it with the right
 status and ``WWW-Authenticate``, and :func:`install_refusal_handler` makes
 the body the jwtwarden ``{"error", "error_description"}`` JSON too.
 
+``Authorization: DPoP <token>`` with its ``DPoP`` proof is accepted as
+the ASGI middleware accepts it (``public_origin``/``trust_forwarded`` name
+the URI the proof must carry: :func:`~jwtwarden.verifier.asgi.request_uri`),
+and its refusals carry the ``DPoP`` challenge.
+
 FastAPI is imported here only; ``jwtwarden.verifier`` never imports it.
 """
 
@@ -27,14 +32,13 @@ from collections.abc import Iterable
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..errors import JwtWardenError
 from ..tokens.access import AccessClaims
-from .asgi import read_headers
-from .credentials import Refusal, refusal_for
-from .verifier import Verifier, require_roles, token_from_headers
+from .asgi import read_headers, verify_scope
+from .credentials import Refusal, refusal_for, uses_dpop
+from .verifier import Verifier, require_roles
 
 __all__ = ["RequireToken", "TokenRefused", "install_refusal_handler", "refusal_handler"]
 
@@ -43,9 +47,9 @@ class TokenRefused(HTTPException):
     """A missing, bad or revoked token (401), a missing role (403), or
     tokens that cannot be judged now (503 with ``Retry-After``)."""
 
-    def __init__(self, error: JwtWardenError) -> None:
+    def __init__(self, error: JwtWardenError, *, dpop: bool = False) -> None:
         #: The status, challenge and JSON body to answer with.
-        self.refusal: Refusal = refusal_for(error)
+        self.refusal: Refusal = refusal_for(error, dpop=dpop)
         #: The jwtwarden error behind the refusal.
         self.error = error
         headers = {
@@ -77,8 +81,12 @@ class RequireToken(SecurityBase):
         insecure_cookies: bool = False,
         scheme_name: str | None = None,
         description: str | None = None,
+        public_origin: str | None = None,
+        trust_forwarded: bool = False,
     ) -> None:
         self.verifier = verifier
+        self.public_origin = public_origin
+        self.trust_forwarded = trust_forwarded
         self.roles = tuple(roles)
         self.insecure_cookies = insecure_cookies
         self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
@@ -87,20 +95,16 @@ class RequireToken(SecurityBase):
 
     async def __call__(self, request: Request) -> AccessClaims:
         try:
-            authorization, cookie = read_headers(request.scope)
-            token = token_from_headers(
-                authorization, cookie, insecure_cookies=self.insecure_cookies
+            claims = await verify_scope(
+                self.verifier,
+                request.scope,
+                insecure_cookies=self.insecure_cookies,
+                public_origin=self.public_origin,
+                trust_forwarded=self.trust_forwarded,
             )
-            claims = await self.verify(token)
             return require_roles(claims, self.roles)
         except JwtWardenError as error:
-            raise TokenRefused(error) from None
-
-    async def verify(self, token: str) -> AccessClaims:
-        # A JWKS refetch is network IO: off the event loop.
-        if self.verifier.needs_io(token):
-            return await run_in_threadpool(self.verifier.verify, token)
-        return self.verifier.verify(token)
+            raise TokenRefused(error, dpop=uses_dpop(read_headers(request.scope)[0])) from None
 
 
 async def refusal_handler(request: Request, exc: Exception) -> Response:

@@ -23,6 +23,15 @@ bad is still refused: it is never taken for "anonymous").
 ``app.config["JWTWARDEN_INSECURE_COOKIES"] = True`` also accepts the
 plain-HTTP development cookie.
 
+DPoP (RFC 9449): ``Authorization: DPoP <token>`` with its ``DPoP`` proof is
+accepted; the proof must name ``request.method`` and ``request.base_url``
+(werkzeug's view of the URL, without the query). Behind a proxy, wrap the
+app in werkzeug's ``ProxyFix`` (``app.wsgi_app = ProxyFix(app.wsgi_app,
+x_proto=1, x_host=1)``, one per proxy that sets ``X-Forwarded-Proto`` and
+``X-Forwarded-Host``) so that URL is the public one; without it the
+``Host`` header and the WSGI scheme are used, and no forwarded header is
+read. Refusals of a DPoP request carry the ``DPoP`` challenge.
+
 An app with its own user table starts jwtwarden sessions itself: give the
 extension a ``service`` (a :class:`jwtwarden.sync.TokenService` on the
 store ``jwtwarden serve`` uses, or its own) and call
@@ -59,10 +68,12 @@ from typing import Any, Protocol, TypeVar, cast
 from flask import Flask, Response, current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
+from ..clock import SystemClock
 from ..errors import ConfigurationError, JwtWardenError
 from ..tokens.access import AccessClaims
-from .credentials import refusal_for
-from .verifier import Verifier, require_roles, token_from_headers
+from .credentials import refusal_for, uses_dpop
+from .dpop import DpopGuard
+from .verifier import Verifier, credentials_from_headers, require_roles, verify_presented
 
 __all__ = ["EmbeddedService", "JwtWarden", "create_session", "current_user", "require_token"]
 
@@ -125,6 +136,13 @@ class JwtWarden:
         self.service = service or self.service
         if self.verifier is None and self.service is None:
             raise ConfigurationError("JwtWarden needs a verifier (or an embedded service).")
+        #: The DPoP checks: the verifier's, or a process-wide one on the
+        #: service's clock.
+        self.dpop = (
+            self.verifier.dpop
+            if self.verifier is not None
+            else DpopGuard(getattr(self.service, "clock", None) or SystemClock())
+        )
         app.config.setdefault("JWTWARDEN_INSECURE_COOKIES", False)
         app.extensions[_EXTENSION] = self
 
@@ -136,24 +154,31 @@ class JwtWarden:
         return load
 
     def authenticate(self) -> AccessClaims:
-        """The claims of the current request's token. Raises what the
-        verifier raises, or ``InvalidTokenError`` when no token came."""
-        return self.check(self.presented_token())
-
-    def presented_token(self) -> str:
-        """The current request's access token; InvalidTokenError if none."""
-        return token_from_headers(
-            request.headers.get("Authorization"),
-            request.headers.get("Cookie"),
+        """The claims of the current request's token, checked with its DPoP
+        proof when it is bound. Raises what the verifier raises, or
+        ``InvalidTokenError`` when no token came."""
+        checker = self.verifier if self.verifier is not None else self.service
+        assert checker is not None
+        return verify_presented(
+            checker,
+            self.dpop,
+            method=request.method,
+            uri=request.base_url,
+            authorization=request.headers.get("Authorization"),
+            # Two DPoP headers join into one invalid proof (RFC 9449 §4.3).
+            proof=",".join(request.headers.getlist("DPoP")) or None,
+            cookie=request.headers.get("Cookie"),
             insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
         )
 
-    def check(self, token: str) -> AccessClaims:
-        """Verify ``token`` with the verifier, else with the service."""
-        if self.verifier is not None:
-            return self.verifier.verify(token)
-        assert self.service is not None
-        return self.service.verify(token)
+    def presented_token(self) -> str:
+        """The current request's access token (``Bearer``, ``DPoP`` or the
+        cookie); InvalidTokenError if none."""
+        return credentials_from_headers(
+            request.headers.get("Authorization"),
+            request.headers.get("Cookie"),
+            insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
+        )[1]
 
     def load_user(self) -> Any:
         """The current request's user (``None`` without claims, without a
@@ -192,8 +217,10 @@ current_user: Any = LocalProxy(lambda: _extension().load_user())
 
 
 def refusal_response(error: JwtWardenError) -> Response:
-    """The RFC 6750 refusal as a Flask response."""
-    refusal = refusal_for(error)
+    """The RFC 6750 (or RFC 9449, for a DPoP request) refusal as a Flask
+    response."""
+    dpop = has_request_context() and uses_dpop(request.headers.get("Authorization"))
+    refusal = refusal_for(error, dpop=dpop)
     return Response(refusal.body, status=refusal.status, headers=refusal.headers)
 
 
@@ -216,14 +243,14 @@ def require_token(roles: Iterable[str] = (), *, optional: bool = False) -> Calla
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             extension = _extension()
             try:
-                token = extension.presented_token()
+                extension.presented_token()
             except JwtWardenError as error:
                 if not optional:
                     return refusal_response(error)
                 g.jwtwarden_claims = None
                 return current_app.ensure_sync(view)(*args, **kwargs)
             try:
-                claims = require_roles(extension.check(token), required)
+                claims = require_roles(extension.authenticate(), required)
             except JwtWardenError as error:
                 return refusal_response(error)
             g.jwtwarden_claims = claims

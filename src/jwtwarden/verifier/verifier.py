@@ -14,9 +14,15 @@ depend on *now* and on the view, so they are checked on every call, hit or
 miss (simplejwt re-reads its blacklist per request for the same reason).
 A withdrawn key invalidates the tokens it vouched for.
 
-The helpers at the end (:func:`token_from_headers`, :func:`require_roles`)
-are what every framework integration shares, so they all read credentials
-and judge roles alike.
+A request is judged by :meth:`Verifier.verify_request`: the token, then
+how it was presented (``Bearer``, or ``DPoP`` with a proof for this method
+and URI, RFC 9449 §7; see :mod:`~jwtwarden.verifier.dpop`). A DPoP-bound
+token is good only there: :meth:`Verifier.verify` checks a token string
+alone, not its proof.
+
+The helpers at the end (:func:`verify_presented`, :func:`token_from_headers`,
+:func:`require_roles`) are what every framework integration shares, so they
+all read credentials and judge roles alike.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..clock import Clock, SystemClock
 from ..core.view import RevocationView
@@ -49,16 +55,17 @@ from ..tokens.access import AccessClaims, decode_access_token, read_header, revo
 from .credentials import (
     ACCESS_COOKIE,
     ACCESS_COOKIE_INSECURE,
-    token_from_authorization,
+    credentials_from_authorization,
     token_from_cookie_header,
 )
+from .dpop import DEFAULT_REPLAY_ENTRIES, DpopGuard
 from .feed import RevocationFeed
 from .jwks_client import JwksClient, KeySet, keys_from
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Verifier", "require_roles", "token_from_headers"]
+__all__ = ["Verifier", "require_roles", "token_from_headers", "verify_presented"]
 
 logger = logging.getLogger("jwtwarden.verifier")
 
@@ -95,6 +102,11 @@ class Verifier:
     which follow the feed unless told otherwise and check the deployment
     at start-up.
 
+    DPoP (RFC 9449): ``dpop_max_age`` is how old a proof may be, in
+    seconds; ``dpop_replay_entries`` bounds the per-process cache of proofs
+    seen (~200 bytes each, so ~3.8 MiB by default; see
+    :class:`~jwtwarden.verifier.dpop.ReplayCache`).
+
     Raises :class:`~jwtwarden.errors.ConfigurationError` for both or neither
     of ``jwks_url`` and ``keys``, or a negative ``cache_size``.
     """
@@ -117,6 +129,8 @@ class Verifier:
         feed_credentials: tuple[str, str] | None = None,
         max_staleness: float = 10.0,
         on_stale: Literal["reject", "allow"] = "reject",
+        dpop_max_age: float = 60.0,
+        dpop_replay_entries: int = DEFAULT_REPLAY_ENTRIES,
     ) -> None:
         if (jwks_url is None) == (keys is None):
             raise ConfigurationError("Give the verifier exactly one of jwks_url and keys.")
@@ -143,6 +157,8 @@ class Verifier:
         self.clock: Clock = clock or SystemClock()
         self._keys = KeySet()
         self._cache = _VerifiedTokens(cache_size)
+        #: The DPoP proof checks and this process's replay cache.
+        self.dpop = DpopGuard(self.clock, max_age=dpop_max_age, replay_entries=dpop_replay_entries)
         #: The JWKS fetcher, when keys come from ``jwks_url``.
         self.jwks: JwksClient | None = None
         if jwks_url is not None:
@@ -340,6 +356,9 @@ class Verifier:
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid, unrevoked access token.
 
+        The token string only: a DPoP-bound token (``claims.jkt``) is
+        returned too, so a request is judged by :meth:`verify_request`.
+
         Raises an :class:`~jwtwarden.errors.InvalidTokenError` subclass per
         cause: malformed, unknown key, bad signature, claims, expired, denied,
         session revoked, cutoff, banned.
@@ -365,6 +384,37 @@ class Verifier:
         if cause is not None:
             raise revoked_error(cause)
         return claims
+
+    def verify_request(
+        self,
+        method: str,
+        uri: str,
+        authorization: str | None,
+        proof: str | None = None,
+        *,
+        cookie: str | None = None,
+        insecure_cookies: bool = False,
+    ) -> AccessClaims:
+        """The claims of a request's token, checked with how it came: the
+        ``Authorization`` header (``Bearer`` or ``DPoP``) or the access
+        cookie, and ``proof``, the ``DPoP`` header. ``method`` and ``uri``
+        are the request's as clients reach it (the public URL behind a
+        proxy; the query is ignored).
+
+        Raises what :meth:`verify` raises, ``DpopBoundTokenError`` for a
+        bound token without the DPoP scheme, and ``InvalidDpopProofError``
+        for a missing, bad or replayed proof.
+        """
+        return verify_presented(
+            self,
+            self.dpop,
+            method=method,
+            uri=uri,
+            authorization=authorization,
+            proof=proof,
+            cookie=cookie,
+            insecure_cookies=insecure_cookies,
+        )
 
     def needs_io(self, token: str) -> bool:
         """Whether :meth:`verify` may fetch the JWKS for ``token`` now, so an
@@ -468,21 +518,71 @@ class _VerifiedTokens:
             self._entries.pop(token, None)
 
 
+class TokenChecker(Protocol):
+    """What checks a token string: a :class:`Verifier`, or the
+    ``jwtwarden.django`` app's token service."""
+
+    def verify(self, token: str) -> AccessClaims: ...
+
+
+def verify_presented(
+    checker: TokenChecker,
+    guard: DpopGuard,
+    *,
+    method: str,
+    uri: str,
+    authorization: str | None,
+    proof: str | None,
+    cookie: str | None = None,
+    insecure_cookies: bool = False,
+) -> AccessClaims:
+    """:meth:`Verifier.verify_request` with any ``checker`` of token
+    strings and DPoP ``guard``: the token first (so revocations are judged
+    as always), then its presentation."""
+    scheme, token = credentials_from_headers(
+        authorization, cookie, insecure_cookies=insecure_cookies
+    )
+    claims = checker.verify(token)
+    guard.check(scheme=scheme, token=token, jkt=claims.jkt, proof=proof, method=method, uri=uri)
+    return claims
+
+
+def credentials_from_headers(
+    authorization: str | None, cookie: str | None, *, insecure_cookies: bool = False
+) -> tuple[str, str]:
+    """``(scheme, token)`` of a request: a ``Bearer`` or ``DPoP`` header
+    wins (RFC 6750 §2.1, RFC 9449 §7.1), else the access cookie
+    (``__Host-jwtwarden-at``, and also ``jwtwarden-at`` when
+    ``insecure_cookies``, for plain-HTTP development), whose scheme is
+    ``"bearer"``.
+
+    Raises :class:`~jwtwarden.errors.InvalidTokenError` when none holds one.
+    """
+    credentials = credentials_from_authorization(authorization)
+    if credentials is not None:
+        return credentials
+    names = (ACCESS_COOKIE, ACCESS_COOKIE_INSECURE) if insecure_cookies else (ACCESS_COOKIE,)
+    token = token_from_cookie_header(cookie, names)
+    if token is None:
+        raise InvalidTokenError("No access token was sent.")
+    return "bearer", token
+
+
 def token_from_headers(
     authorization: str | None, cookie: str | None, *, insecure_cookies: bool = False
 ) -> str:
-    """The access token of a request: a ``Bearer`` header wins (RFC 6750
-    §2.1), else the access cookie (``__Host-jwtwarden-at``, and also
-    ``jwtwarden-at`` when ``insecure_cookies``, for plain-HTTP development).
+    """The bearer token of a request: a ``Bearer`` header wins (RFC 6750
+    §2.1), else the access cookie (see :func:`credentials_from_headers`).
 
-    Raises :class:`~jwtwarden.errors.InvalidTokenError` when neither holds one.
+    Raises :class:`~jwtwarden.errors.InvalidTokenError` when none holds one,
+    and for a ``DPoP`` header: that token is good only with its proof,
+    through :func:`verify_presented`.
     """
-    token = token_from_authorization(authorization)
-    if token is None:
-        names = (ACCESS_COOKIE, ACCESS_COOKIE_INSECURE) if insecure_cookies else (ACCESS_COOKIE,)
-        token = token_from_cookie_header(cookie, names)
-    if token is None:
-        raise InvalidTokenError("No access token was sent.")
+    scheme, token = credentials_from_headers(
+        authorization, cookie, insecure_cookies=insecure_cookies
+    )
+    if scheme != "bearer":
+        raise InvalidTokenError("A DPoP token is checked with its proof (verify_request).")
     return token
 
 
