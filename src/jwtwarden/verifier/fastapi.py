@@ -16,27 +16,62 @@ RFC 6750 challenge: FastAPI's default handler answers it with the right
 status and ``WWW-Authenticate``, and :func:`install_refusal_handler` makes
 the body the jwtwarden ``{"error", "error_description"}`` JSON too.
 
+For an app with its own users (it starts sessions with ``start_session``)
+and routes open to anonymous callers::
+
+    optional_user = OptionalToken(verifier)          # no credentials: None
+    get_user = user_dependency(require_user, load)   # load(claims) -> user or None
+
+    @app.get("/hello")
+    def hello(claims: AccessClaims | None = Security(optional_user)) -> dict: ...
+
+    @app.get("/profile")
+    def profile(user: User = Depends(get_user)) -> dict: ...
+
+``RequireToken(verifier, token_url=token_endpoint(verifier))`` makes the
+scheme an OAuth2 password flow on jwtwarden's token endpoint, so Swagger
+UI's "Authorize" (``/docs``) fetches a token with a username and password
+(the auth server must allow the docs' origin, ``JWTWARDEN_ALLOWED_ORIGINS``,
+when it is another origin).
+
 FastAPI is imported here only; ``jwtwarden.verifier`` never imports it.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi.openapi.models import OAuthFlowPassword, OAuthFlows
 from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ..errors import JwtWardenError
+from ..errors import InvalidTokenError, JwtWardenError
 from ..tokens.access import AccessClaims
 from .asgi import read_headers
-from .credentials import Refusal, refusal_for
+from .credentials import ACCESS_COOKIE, ACCESS_COOKIE_INSECURE, Refusal, refusal_for
 from .verifier import Verifier, require_roles, token_from_headers
 
-__all__ = ["RequireToken", "TokenRefused", "install_refusal_handler", "refusal_handler"]
+__all__ = [
+    "OptionalToken",
+    "RequireToken",
+    "TokenRefused",
+    "UserLoader",
+    "install_refusal_handler",
+    "refusal_handler",
+    "token_endpoint",
+    "user_dependency",
+]
+
+#: ``load(claims) -> user or None`` (or an async function): the app's own
+#: user for verified claims.
+UserLoader = Callable[[AccessClaims], Any] | Callable[[AccessClaims], Awaitable[Any]]
 
 
 class TokenRefused(HTTPException):
@@ -67,6 +102,11 @@ class RequireToken(SecurityBase):
     ``Retry-After`` (revocations out of date, keys unreachable).
     ``scheme_name`` and ``description`` name the scheme in OpenAPI;
     ``insecure_cookies`` also accepts the plain-HTTP development cookie.
+    With ``token_url`` (see :func:`token_endpoint`) the scheme is an OAuth2
+    password flow on that token endpoint instead of plain ``bearer``, for
+    Swagger UI's "Authorize"; the credentials checked are the same. Give
+    every dependency of an app the same ``token_url`` (or distinct
+    ``scheme_name`` values): OpenAPI keeps one scheme per name.
     """
 
     def __init__(
@@ -77,11 +117,16 @@ class RequireToken(SecurityBase):
         insecure_cookies: bool = False,
         scheme_name: str | None = None,
         description: str | None = None,
+        token_url: str | None = None,
     ) -> None:
         self.verifier = verifier
         self.roles = tuple(roles)
         self.insecure_cookies = insecure_cookies
-        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.model: HTTPBearerModel | OAuth2Model = (
+            password_flow(token_url, description)
+            if token_url
+            else HTTPBearerModel(bearerFormat="JWT", description=description)
+        )
         # One scheme in OpenAPI whatever the roles: they are the same credentials.
         self.scheme_name = scheme_name or "jwtwarden"
 
@@ -101,6 +146,70 @@ class RequireToken(SecurityBase):
         if self.verifier.needs_io(token):
             return await run_in_threadpool(self.verifier.verify, token)
         return self.verifier.verify(token)
+
+
+class OptionalToken(RequireToken):
+    """:class:`RequireToken` for routes open to anonymous callers too: a
+    request that sends no credentials at all (no ``Authorization`` header,
+    no access cookie) gets ``None``; credentials that are sent are checked
+    as always, so a bad, revoked or unreadable token is still a 401, a
+    missing role a 403, and unknown revocations a 503 (a bad token is never
+    taken for "anonymous")."""
+
+    async def __call__(self, request: Request) -> AccessClaims | None:  # type: ignore[override]
+        authorization, cookie = read_headers(request.scope)
+        if authorization is None and not has_access_cookie(cookie, self.insecure_cookies):
+            return None
+        return await super().__call__(request)
+
+
+def has_access_cookie(cookie: str | None, insecure: bool) -> bool:
+    """Whether the ``Cookie`` header names an access cookie, whatever its
+    value (an oversized or empty one is refused, not anonymous)."""
+    names = (ACCESS_COOKIE, ACCESS_COOKIE_INSECURE) if insecure else (ACCESS_COOKIE,)
+    parts = (part.strip().partition("=")[0] for part in (cookie or "").split(";"))
+    return any(name in names for name in parts)
+
+
+def user_dependency(require: RequireToken, load: UserLoader) -> Callable[..., Awaitable[Any]]:
+    """A dependency giving the app's own user for the request's token:
+    ``load(claims)`` (run in the thread pool when it is a plain function,
+    awaited when async), called once per request.
+
+    A loader returning ``None`` (the user is gone) is a 401
+    ``invalid_token``; with an :class:`OptionalToken` an anonymous request
+    gets ``None`` without calling the loader. Refusals of ``require`` pass
+    through unchanged.
+    """
+
+    async def current_user(
+        claims: AccessClaims | None = Security(require),
+    ) -> Any:
+        if claims is None:
+            return None
+        if inspect.iscoroutinefunction(load):
+            user = await load(claims)
+        else:
+            user = await run_in_threadpool(load, claims)
+        if user is None:
+            raise TokenRefused(InvalidTokenError("The token's user does not exist."))
+        return user
+
+    return current_user
+
+
+def token_endpoint(verifier: Verifier) -> str:
+    """The token endpoint of the verifier's issuer (``<issuer>/token``, as
+    its RFC 8414 metadata names it)."""
+    return f"{verifier.issuer.rstrip('/')}/token"
+
+
+def password_flow(token_url: str, description: str | None = None) -> OAuth2Model:
+    """An OAuth2 security scheme whose password flow posts to ``token_url``
+    (RFC 6749 §4.3, the ``grant_type=password`` jwtwarden's token endpoint
+    takes): Swagger UI then shows "Authorize" with a username and password."""
+    flows = OAuthFlows(password=OAuthFlowPassword(tokenUrl=token_url, scopes={}))
+    return OAuth2Model(flows=flows, description=description)
 
 
 async def refusal_handler(request: Request, exc: Exception) -> Response:
