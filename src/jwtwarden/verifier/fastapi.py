@@ -42,7 +42,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -52,13 +52,19 @@ from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ..errors import InvalidTokenError, JwtWardenError
+from ..errors import (
+    InvalidTokenError,
+    JwtWardenError,
+    StoreUnavailableError,
+    VerificationUnavailableError,
+)
 from ..tokens.access import AccessClaims
 from .asgi import read_headers
 from .credentials import ACCESS_COOKIE, ACCESS_COOKIE_INSECURE, Refusal, refusal_for
 from .verifier import Verifier, require_roles, token_from_headers
 
 __all__ = [
+    "EmbeddedService",
     "OptionalToken",
     "RequireToken",
     "TokenRefused",
@@ -92,10 +98,23 @@ class TokenRefused(HTTPException):
         super().__init__(self.refusal.status, detail=detail, headers=headers)
 
 
+class EmbeddedService(Protocol):
+    """What :class:`RequireToken` uses of an embedded async
+    :class:`jwtwarden.TokenService` (named structurally, so this module
+    never imports the auth server)."""
+
+    async def verify(self, access_token: str) -> AccessClaims: ...
+
+
 class RequireToken(SecurityBase):
     """A dependency returning the :class:`~jwtwarden.AccessClaims` of the
     request's token (``Bearer`` header first, then the access cookie), which
     must carry every role in ``roles``.
+
+    ``verifier`` may also be the app's own started async
+    :class:`jwtwarden.TokenService` (an app that starts sessions itself):
+    tokens are then checked by its ``verify``, against the store,
+    revocations included, and a store outage is a 503.
 
     Raises :class:`TokenRefused`: 401 ``invalid_token``, 403
     ``insufficient_scope``, 503 ``temporarily_unavailable`` with
@@ -111,7 +130,7 @@ class RequireToken(SecurityBase):
 
     def __init__(
         self,
-        verifier: Verifier,
+        verifier: Verifier | EmbeddedService,
         roles: Iterable[str] = (),
         *,
         insecure_cookies: bool = False,
@@ -142,6 +161,8 @@ class RequireToken(SecurityBase):
             raise TokenRefused(error) from None
 
     async def verify(self, token: str) -> AccessClaims:
+        if not isinstance(self.verifier, Verifier):
+            return await verify_with_service(self.verifier, token)
         # A JWKS refetch is network IO: off the event loop.
         if self.verifier.needs_io(token):
             return await run_in_threadpool(self.verifier.verify, token)
@@ -161,6 +182,15 @@ class OptionalToken(RequireToken):
         if authorization is None and not has_access_cookie(cookie, self.insecure_cookies):
             return None
         return await super().__call__(request)
+
+
+async def verify_with_service(service: EmbeddedService, token: str) -> AccessClaims:
+    """``service.verify(token)``; a store that cannot answer is the app's
+    fault, so it is a 503 like stale revocations, never a 401."""
+    try:
+        return await service.verify(token)
+    except StoreUnavailableError as exc:
+        raise VerificationUnavailableError() from exc
 
 
 def has_access_cookie(cookie: str | None, insecure: bool) -> bool:
