@@ -30,9 +30,10 @@ and routes open to anonymous callers::
 
 ``RequireToken(verifier, token_url=token_endpoint(verifier))`` makes the
 scheme an OAuth2 password flow on jwtwarden's token endpoint, so Swagger
-UI's "Authorize" (``/docs``) fetches a token with a username and password
-(the auth server must allow the docs' origin, ``JWTWARDEN_ALLOWED_ORIGINS``,
-when it is another origin).
+UI's "Authorize" (``/docs``) fetches a token with a username and password.
+The browser posts that form itself and jwtwarden's ``/token`` answers no
+CORS, so it must be on the docs' origin (a reverse-proxy route), or
+``token_url`` names the app's own token route.
 
 FastAPI is imported here only; ``jwtwarden.verifier`` never imports it.
 """
