@@ -243,3 +243,36 @@ async def test_a_token_fetched_through_swaggers_password_flow_authorises_a_call(
         assert me.status_code == 200 and me.json()["sub"] == minted.verifier.verify(access).sub
         wrong = dict(form, password="wrong")
         assert (await client.post(flow["tokenUrl"], data=wrong)).status_code in (400, 401)
+
+
+async def test_an_embedded_service_checks_tokens_and_its_outage_is_a_503(minted: Minted) -> None:
+    """``RequireToken(service)``: the app's own service checks tokens against
+    its store (a logout is seen at once); a store that cannot answer is
+    the app's fault, never the client's 401."""
+    from jwtwarden.errors import StoreUnavailableError
+
+    class StoreDown:
+        async def verify(self, access_token: str) -> AccessClaims:
+            raise StoreUnavailableError()
+
+    def app_on(service: object) -> FastAPI:
+        app = FastAPI()
+        install_refusal_handler(app)
+
+        @app.get("/me")
+        def me(claims: AccessClaims = Security(RequireToken(service))) -> dict[str, str]:  # type: ignore[arg-type]
+            return {"sub": claims.sub}
+
+        return app
+
+    async def get(app: FastAPI, token: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://api.test") as c:
+            return await c.get("/me", headers=bearer(token))
+
+    app = app_on(minted.service)
+    assert (await get(app, minted.alice)).status_code == 200
+    await minted.service.logout(await minted.service.verify(minted.alice))
+    assert (await get(app, minted.alice)).status_code == 401
+    down = await get(app_on(StoreDown()), minted.root)
+    assert down.status_code == 503 and int(down.headers["retry-after"]) >= 1
