@@ -16,7 +16,7 @@ From 1 worker (sequential calls) and from 8 workers: 8 threads calling the
 facade, against 8 tasks on one event loop calling the async service, the
 async service's own way to run 8 at once. ``--calls`` calls per
 measurement (bounded, split between the workers), median of ``--rounds``
-rounds, the async and sync measurements alternating within each round so
+rounds; each round measures both, the one that goes first alternating, so
 that drift on a noisy machine hits both.
 """
 
@@ -149,14 +149,23 @@ def measure(url: str, keys: Path | None, calls: int, rounds: int) -> dict[tuple[
         await svc.start()
         return svc
 
-    for _ in range(rounds):
-        asyncio.run(async_round())
+    def sync_round() -> None:
         with SyncService(make) as facade:
             sync_calls(facade, "start_session", 1, WARM_UP)
             for op in OPERATIONS:
                 for workers in WORKERS:
                     got = sync_calls(facade, op, workers, calls)
                     runs.setdefault((op, workers, "sync"), []).append(got)
+
+    for n in range(rounds):
+        # Which goes first alternates, so that neither always meets a
+        # warmer store or a quieter machine.
+        if n % 2:
+            sync_round()
+            asyncio.run(async_round())
+        else:
+            asyncio.run(async_round())
+            sync_round()
     return {
         (op, workers): (
             statistics.median(runs[(op, workers, "async")]),
