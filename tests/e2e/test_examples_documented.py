@@ -8,6 +8,9 @@ exports), against a real ``jwtwarden serve``:
 - when the auth server stops, a good token gets 503 with ``Retry-After``
   after ``max_staleness`` (never 401), and 200 again once the server is
   back, without restarting the example.
+
+The apps with their own user table (``*_own_users.py``) run their
+``Run::`` block too: add a user, start, log in, read ``/me``.
 """
 
 from __future__ import annotations
@@ -181,3 +184,70 @@ def answer_of(url: str, token: str | None = None) -> httpx.Response:
     answer = status(url, token)
     assert answer is not None, f"{url} did not answer"
     return answer
+
+
+OWN_USERS = {
+    "flask": (ROOT / "examples" / "flask_own_users.py", "/login", "email"),
+    "fastapi": (ROOT / "examples" / "fastapi_own_users.py", "/token", "username"),
+}
+
+
+def documented_lines(example: Path) -> list[str]:
+    """The ``Run::`` block of an own-users example, one command a line."""
+    doc = ast.get_docstring(ast.parse(example.read_text())) or ""
+    block = doc.split("Run::", 1)[1]
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", sorted(OWN_USERS))
+def test_the_own_users_example_runs_as_documented(name: str, tmp_path: Path) -> None:
+    """Its exported store, its add-user command (the password on stdin), its
+    server command; then the user logs in and reads /me."""
+    example, login_path, user_field = OWN_USERS[name]
+    export, add_user, serve_app = documented_lines(example)
+    assert export == "export JWTWARDEN_STORE=sqlite:///./app-tokens.db"
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(ROOT),
+        "JWTWARDEN_STORE": "sqlite:///./app-tokens.db",
+    }
+    made = subprocess.run(
+        ["bash", "-c", add_user],
+        cwd=tmp_path,
+        env=env,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0 and made.stdout.strip() == "1", made.stderr
+    port = free_port()
+    log = tmp_path / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["bash", "-c", serve_app.replace("8001", str(port))],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        app = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert proc.poll() is None, log.read_text()
+            return status(app + "/hello") is not None
+
+        wait_for(up, 60, f"{name} up")
+        form = {user_field: "ada@example.com", "password": PASSWORD}
+        tokens = httpx.post(app + login_path, data=form)
+        assert tokens.status_code == 200, tokens.text
+        me = answer_of(app + "/me", tokens.json()["access_token"])
+        assert me.json() == {"id": 1, "email": "ada@example.com"}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)

@@ -26,7 +26,16 @@ def test_the_tour_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "hello True ('admin',)",
+        "hello 42 ('editor',) pro",
         "reuse detected, session revoked",
         "the child access token is dead too",
     ]
+
+
+def test_the_readme_shows_the_tour_as_it_is() -> None:
+    readme = (ROOT / "README.md").read_text()
+    tour = (ROOT / "examples" / "tour.py").read_text().split('"""\n\n', 1)[1]
+    shown = tour.replace(
+        'if __name__ == "__main__":\n    asyncio.run(main())', "asyncio.run(main())"
+    )
+    assert f"```python\n{shown}```" in readme
