@@ -338,7 +338,7 @@ class RedisStore:
                 conn,
                 conn.scripts.revoked,
                 [self._keys.revoked, self._keys.feed],
-                [sid, fmt_time(now), self._horizon_ms],
+                [sid, fmt_float(now), self._horizon_ms],
             )
             fields = await conn.scripts.revoke(
                 keys=keys[:1], args=[fmt_time(now), reason, self._horizon_ms]
