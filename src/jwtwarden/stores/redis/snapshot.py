@@ -31,7 +31,7 @@ async def facts(
     """Everything that bears on one access token, in one pipeline."""
     pipe = conn.redis.pipeline(transaction=False)
     pipe.zscore(keys.denied, jti)
-    pipe.hexists(keys.session(sid), "r")
+    pipe.hexists(keys.session(sid, sub), "r")
     pipe.zscore(keys.revoked, sid)
     pipe.hmget(keys.user(sub), ["o", "k", "b"])
     pipe.hget(keys.mirror, sub)
