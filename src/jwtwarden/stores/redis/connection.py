@@ -19,6 +19,7 @@ is known to be down (:mod:`..breaker`; docs/stores.md, "Connections").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,12 @@ class Conn:
     scripts: Scripts
 
 
+class _NotReplicated(Exception):
+    """A write the primary made but too few replicas acknowledged in time:
+    unavailable to the caller, yet the server is up (the breaker stays
+    closed, and a shard that lost its replica still serves reads)."""
+
+
 class _WaitingPool(ConnectionPool):
     """A connection pool that, when every connection is in use, waits (up to
     the connect timeout) for one to be released instead of failing; only that
@@ -132,6 +139,7 @@ class Connector:
         self._cluster = cluster
         #: Replicas a revocation must reach before it is acknowledged.
         self.wait_replicas = wait_replicas
+        self._rediscovered = float("-inf")
         self._contacted = False
         self._clients: PerLoop[Conn] = PerLoop(self._open, _close)
         #: Open while the server is known to be down.
@@ -147,16 +155,36 @@ class Connector:
         """Run ``fn`` with this loop's client, translating every driver error
         to StoreUnavailableError (conflicts and configuration errors pass);
         at once while the breaker is open."""
-        return await self.breaker.call(lambda: self._run(fn))
+        try:
+            return await self.breaker.call(lambda: self._run(fn))
+        except _NotReplicated as exc:  # the server answered: not a breaker failure
+            raise StoreUnavailableError(detail=str(exc)) from None
 
     async def _run(self, fn: Callable[[Conn], Awaitable[_T]]) -> _T:
+        conn: Conn | None = None
         try:
             async with asyncio.timeout(self.timeout * 3):
-                return await fn(await self._clients.get())
+                conn = await self._clients.get()
+                return await fn(conn)
         except (StoreConflictError, ConfigurationError):
             raise
         except (RedisError, OSError, TimeoutError) as exc:
+            if conn is not None and isinstance(conn.redis, RedisCluster):
+                await self._rediscover(conn.redis)
             raise StoreUnavailableError(detail=f"redis: {_describe(exc)}") from exc
+
+    async def _rediscover(self, client: RedisCluster) -> None:
+        """Re-read the slot map after a failure, at most every 100 ms: a
+        replica promoted in a failover is then found by the next call,
+        whichever path failed (redis-py refreshes its map only on the
+        errors its own retries see, not on our WAIT path or a timeout)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._rediscovered < 0.1:
+            return
+        self._rediscovered = now
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(self.timeout):
+                await client.nodes_manager.initialize()
 
     async def close(self) -> None:
         """Close the running loop's client; those of other (finished) loops
@@ -168,13 +196,14 @@ class Connector:
         self, conn: Conn, script: AsyncScript, keys: list[str], args: list[Any]
     ) -> Any:
         """Run a revocation's script, then ``WAIT`` on the same connection
-        until ``wait_replicas`` replicas have it (up to ``timeout``): not
+        until ``wait_replicas`` replicas have it (up to ``timeout / 2``): not
         acknowledged before a failover would keep it. Raises
         StoreUnavailableError when too few replicas answered (the write is
         made on the primary; the caller's retry is idempotent)."""
         if self.wait_replicas <= 0:
             return await script(keys=keys, args=args)
-        wait = ("WAIT", self.wait_replicas, int(self.timeout * 1000))
+        # Half the socket timeout: a WAIT that times out answers in time.
+        wait = ("WAIT", self.wait_replicas, int(self.timeout * 500))
         if isinstance(conn.redis, RedisCluster):
             result, acked = await _on_node(conn.redis, script, keys, args, wait)
         else:
@@ -183,9 +212,8 @@ class Connector:
             pipe.execute_command(*wait)
             result, acked = await pipe.execute()
         if int(acked) < self.wait_replicas:
-            raise StoreUnavailableError(
-                detail=f"redis: a revocation reached {acked} of {self.wait_replicas} replicas"
-            )
+            wanted = self.wait_replicas
+            raise _NotReplicated(f"redis: a revocation reached {acked} of {wanted} replicas")
         return result
 
     async def _open(self) -> Conn:

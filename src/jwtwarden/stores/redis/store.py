@@ -236,7 +236,11 @@ class RedisStore:
             args = [*state]
             for name, value in fields.items():
                 args += [name, value]
-            return bool(await conn.scripts.user(keys=[self._user_key(sub)], args=args))
+            user_key = [self._user_key(sub)]
+            if not state[0]:
+                return bool(await conn.scripts.user(keys=user_key, args=args))
+            # Durably too: a rotation judges the user's hash.
+            return bool(await self._conn.durably(conn, conn.scripts.user, user_key, args))
 
         return await self._conn.run(update)
 
@@ -254,7 +258,10 @@ class RedisStore:
                 # one left by a crash points at nothing.
                 pointer = self._keys.pointer(session.sid)
                 ttl = ttl_ms(session.expires_at - now)
-                if not await conn.redis.set(pointer, session.sub, nx=True, px=int(ttl)):
+                # NX with GET: a retry of our own write (a reply lost in a
+                # failover, redis-py resending) finds our sub, not a collision.
+                held = await conn.redis.set(pointer, session.sub, nx=True, px=int(ttl), get=True)
+                if held is not None and cast("bytes", held).decode() != session.sub:
                     raise StoreConflictError("session id collision")
                 self._remember(session.sid, session.sub)
             created = await conn.scripts.create(
@@ -340,8 +347,9 @@ class RedisStore:
                 [self._keys.revoked, self._keys.feed],
                 [sid, fmt_float(now), self._horizon_ms],
             )
-            fields = await conn.scripts.revoke(
-                keys=keys[:1], args=[fmt_time(now), reason, self._horizon_ms]
+            # Durably too: a rotation judges the session's own mark.
+            fields = await self._conn.durably(
+                conn, conn.scripts.revoke, keys[:1], [fmt_time(now), reason, self._horizon_ms]
             )
             return None if not fields else session_of(sid, pairs(fields))
 
