@@ -6,6 +6,7 @@ tests/http, tests/security: the ``cluster`` parameter)."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 from collections.abc import Iterator
@@ -171,3 +172,30 @@ def test_a_prefix_is_removed_from_every_primary(redis_cluster: ThrowawayCluster)
     left = [k for n in redis_cluster.primaries() for k in n.client().scan_iter(match=f"{prefix}:*")]
     client.close()
     assert left == []
+
+
+async def test_racing_bans_and_lifts_end_as_the_feed_last_showed(url: str) -> None:
+    """Bans, lifts and cutoffs of one user from 40 concurrent calls (two
+    stores, as two processes): the user's hash, the mirror and the last feed
+    event agree, so no un-revocation is shown out of order."""
+    stores = [RedisStore(url, policy=POLICY), RedisStore(url, policy=POLICY)]
+    user = a_user()
+    await stores[0].create_user(user)
+    calls = []
+    for i in range(40):
+        store = stores[i % 2]
+        if i % 3 == 0:
+            calls.append(store.lift_ban(user.sub))
+        elif i % 3 == 1:
+            calls.append(store.set_ban(user.sub, T + 1000 + i, T + i))
+        else:
+            calls.append(store.set_cutoff(user.sub, T + i, None))
+    await asyncio.gather(*calls)
+    events = await stores[0].revocation_changes(None, T + 50, 300.0, limit=1000)
+    last = [e for e in events if e.kind == "user" and e.key == user.sub][-1]
+    found = await stores[1].get_user(user.sub)
+    assert found is not None and found.revocation == last.user
+    facts = await stores[1].revocation_facts(user.sub, "sid", "jti", T + 50)
+    assert facts.user == last.user
+    for store in stores:
+        await store.close()
