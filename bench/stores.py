@@ -16,6 +16,15 @@ Per backend (memory, sqlite, postgres, redis):
   once their tokens have expired (target 0).
 
 Each store gets its own PostgreSQL schema or Redis prefix, dropped at the end.
+
+``python bench/stores.py --cluster`` compares single-node Redis with a
+throwaway local Redis Cluster (6 nodes, 3 primaries; tests/stores/cluster.py)
+in one run: rotations/s and revocations/s (``revoke_session``, sequential),
+each as the median of three rounds beside a ``PING`` baseline on the same
+server, on the cluster with and without ``WAIT`` (``wait=1`` / ``wait=0``),
+whose difference is WAIT's cost per revocation. ``--single`` runs the
+single-node part alone (e.g. with ``PYTHONPATH`` at another checkout's
+``src``, for a before/after).
 """
 
 from __future__ import annotations
@@ -59,7 +68,7 @@ def build_store(url: str) -> Store:
         from jwtwarden.stores.postgres import PostgresStore
 
         return PostgresStore(url)
-    if url.startswith("redis://"):
+    if url.startswith(("redis://", "redis+cluster://")):
         from jwtwarden.stores.redis import RedisStore
 
         return RedisStore(url)
@@ -299,5 +308,92 @@ async def main() -> None:
         client.close()
 
 
+ROUNDS = 3
+REVOCATIONS = 1000
+
+
+async def rates(url: str) -> dict[str, float]:
+    """Medians of ROUNDS rounds: rotations/s through TokenService.refresh,
+    revocations/s through the store, one sequential caller."""
+    svc = service(url, None)
+    await svc.start()
+    await svc.create_user("alice", PASSWORD)
+    await rotate_chain(svc, 50)  # warm up
+    rotations, revocations = [], []
+    user = User(str(uuid.uuid4()), f"rv{secrets.token_hex(4)}", "h", (), time.time())
+    await svc.store.create_user(user)
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        await rotate_chain(svc, ROTATIONS)
+        rotations.append(ROTATIONS / (time.perf_counter() - start))
+        now = time.time()
+        made = [a_session(user.sub, now) for _ in range(REVOCATIONS)]
+        for session in made:
+            await svc.store.create_session(session)
+        start = time.perf_counter()
+        for session in made:
+            await svc.store.revoke_session(session.sid, now, "logout")
+        revocations.append(REVOCATIONS / (time.perf_counter() - start))
+    await svc.close()
+    return {
+        "rotations/s": statistics.median(rotations),
+        "revocations/s": statistics.median(revocations),
+    }
+
+
+async def ping_rate(port: int) -> float:
+    client = redis.asyncio.Redis(port=port)
+    await client.ping()
+    took = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for _ in range(ROTATIONS):
+            await client.ping()
+        took.append(ROTATIONS / (time.perf_counter() - start))
+    await client.aclose()
+    return statistics.median(took)
+
+
+async def cluster_main(single_only: bool) -> None:
+    prefix = f"jwt-bench-{secrets.token_hex(4)}"
+    single = f"{REDIS}{'&' if '?' in REDIS else '?'}prefix={prefix}"
+    rows: list[tuple[str, str, str]] = []
+    try:
+        base = await ping_rate(int(REDIS.split(":")[2].split("/")[0]))
+        rows.append(("redis", "PING (baseline)", f"{base:,.0f}/s"))
+        alone = await rates(single)
+        for name, value in alone.items():
+            rows.append(("redis", name, ratio(value, base)))
+        if not single_only:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.stores.cluster import ThrowawayCluster
+
+            with ThrowawayCluster() as cluster:
+                node_base = await ping_rate(cluster.members[0].port)
+                rows.append(("cluster", "PING to one node (baseline)", f"{node_base:,.0f}/s"))
+                per: dict[str, dict[str, float]] = {}
+                for wait in ("1", "0"):
+                    url = f"{cluster.url}?prefix={prefix}-{wait}&wait={wait}"
+                    per[wait] = await rates(url)
+                    for name, value in per[wait].items():
+                        rows.append((f"cluster wait={wait}", name, ratio(value, node_base)))
+                cost = 1 / per["1"]["revocations/s"] - 1 / per["0"]["revocations/s"]
+                rows.append(("cluster", "WAIT's cost per revocation", f"{cost * 1000:.2f} ms"))
+                for name, value in per["1"].items():
+                    versus = f"{value / alone[name]:.2f}x"
+                    rows.append(("cluster wait=1", f"{name} / single-node's", versus))
+        width = max(len(r[1]) for r in rows)
+        for kind, name, value in rows:
+            print(f"{kind:15} {name:{width}}  {value}")
+    finally:
+        client = redis.Redis.from_url(REDIS)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.unlink(key)
+        client.close()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    if "--cluster" in sys.argv or "--single" in sys.argv:
+        asyncio.run(cluster_main(single_only="--single" in sys.argv))
+    else:
+        asyncio.run(main())
