@@ -8,7 +8,7 @@ the suite stays fast; the defaults in ``Settings`` stay strong.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from jwtwarden.events import Event
 from jwtwarden.keysource import EphemeralKeySource, FileKeySource, KeyManager
 from jwtwarden.passwords import Passwords
 from jwtwarden.stores import Store, open_store
+from tests.stores.cluster import ThrowawayCluster
 
 #: Cheap argon2id parameters for tests only.
 CHEAP_TEST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
@@ -28,7 +29,7 @@ CHEAP_TEST_PASSWORDS = Passwords(**CHEAP_TEST_ARGON2)
 #: Markers of tests that need an outside part (a server, node and its
 #: packages): they skip, saying why, where it is missing, and fail under
 #: CI=true, where a missing part must not pass silently.
-NEVER_SKIPPED_IN_CI = ("store", "node", "browser")
+NEVER_SKIPPED_IN_CI = ("store", "node", "browser", "cluster")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "browser: drives Debian's chromium with Playwright (tests/browser); never skipped in CI",
+    )
+    config.addinivalue_line(
+        "markers",
+        "cluster: runs on a local Redis Cluster (tests/stores/cluster.py); never skipped in CI",
     )
     config.addinivalue_line(
         "markers",
@@ -73,6 +78,14 @@ def store_url(kind: str, tmp_path: Path) -> str:
 
 #: Every backend the contract suite runs against.
 STORE_KINDS = ["memory", "sqlite"]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ThrowawayCluster]:
+    """One throwaway Redis Cluster for the whole run (2-6 s to start); each
+    test takes its own key prefix (``redis_cluster.prefix()``)."""
+    with ThrowawayCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -40,13 +40,18 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-ALL_STORES = ["memory", "sqlite", "postgres", "redis"]
+ALL_STORES = ["memory", "sqlite", "postgres", "redis", "cluster"]
 
 
 @pytest.fixture(params=[pytest.param(kind, marks=pytest.mark.store) for kind in ALL_STORES])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     kind = request.param
-    if kind == "postgres":
+    if kind == "cluster":  # the suite's throwaway Redis Cluster, a prefix of its own
+        request.applymarker(pytest.mark.cluster)
+        cluster = request.getfixturevalue("redis_cluster")
+        with cluster.prefix() as prefix:
+            yield prefixed(prefix, cluster.url)
+    elif kind == "postgres":
         with postgres_schema() as schema:
             yield schema_url(schema)
     elif kind == "redis":

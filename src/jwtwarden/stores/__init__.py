@@ -1,8 +1,9 @@
 """Stores: one protocol, several backends, chosen by URL.
 
 ``memory://`` (tests), ``sqlite:///path`` (the embedded default; four slashes
-for an absolute path), ``postgresql://…`` and ``redis://…`` (the scale-out
-engines; ``pip install 'jwtwarden[postgres]'`` / ``'jwtwarden[redis]'``).
+for an absolute path), ``postgresql://…``, ``redis://…`` and
+``redis+cluster://host:port[,host:port…]`` (the scale-out engines;
+``pip install 'jwtwarden[postgres]'`` / ``'jwtwarden[redis]'``).
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ def open_store(
         from .postgres import PostgresStore
 
         return PostgresStore(url, policy=policy, breaker=breaker)
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis+cluster"):
         _require("redis", "redis")
         from .redis import RedisStore
 
         return RedisStore(url, policy=policy, breaker=breaker)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path, "
-        "postgresql://… or redis://…"
+        "postgresql://…, redis://… or redis+cluster://…"
     )
 
 

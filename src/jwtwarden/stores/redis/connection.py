@@ -1,6 +1,13 @@
 """The Redis store's connections: one redis-py client per event loop, its
 Lua scripts, the first-contact checks, and driver errors as ours.
 
+The client is a plain ``Redis`` (``redis://``) or a ``RedisCluster``
+(``redis+cluster://``, seeded with any of its nodes, the rest discovered):
+the store's code is the same on both, since every script declares its keys
+and each step stays in one slot (:mod:`.keys`). A write that must reach a
+replica before it is acknowledged runs with ``WAIT`` on the same connection
+(:meth:`Connector.durably`).
+
 A redis-py connection belongs to the loop that opened it, so each loop gets
 its own client (:class:`~jwtwarden.stores._per_loop.PerLoop`). Connecting
 and each command are bounded by ``timeout`` seconds; a killed connection is
@@ -19,12 +26,13 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any, TypeVar
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode, PipelineCommand
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from ...errors import ConfigurationError, StoreConflictError, StoreUnavailableError
 from .._per_loop import PerLoop
@@ -48,7 +56,9 @@ class Scripts:
     rotate_live: AsyncScript
     session: AsyncScript
     revoke: AsyncScript
+    revoked: AsyncScript
     user: AsyncScript
+    user_feed: AsyncScript
     index: AsyncScript
     deny: AsyncScript
     epoch: AsyncScript
@@ -68,7 +78,7 @@ def _sources() -> dict[str, str]:
 class Conn:
     """One event loop's client and its registered scripts."""
 
-    redis: Redis
+    redis: Any  # Redis or RedisCluster: the commands the store uses are common
     scripts: Scripts
 
 
@@ -108,6 +118,8 @@ class Connector:
         max_connections: int,
         require_noeviction: bool,
         breaker: BreakerPolicy | None = None,
+        cluster: list[tuple[str, int]] | None = None,
+        wait_replicas: int = 0,
     ) -> None:
         #: The URL as redis-py reads it; never logged (it may hold a password).
         self._url = url
@@ -116,6 +128,10 @@ class Connector:
         self.timeout = timeout
         self._max_connections = max_connections
         self._require_noeviction = require_noeviction
+        #: Seed nodes of a Redis Cluster (``None``: one server, the URL's).
+        self._cluster = cluster
+        #: Replicas a revocation must reach before it is acknowledged.
+        self.wait_replicas = wait_replicas
         self._contacted = False
         self._clients: PerLoop[Conn] = PerLoop(self._open, _close)
         #: Open while the server is known to be down.
@@ -148,7 +164,33 @@ class Connector:
         await self.breaker.close()
         await self._clients.close()
 
+    async def durably(
+        self, conn: Conn, script: AsyncScript, keys: list[str], args: list[Any]
+    ) -> Any:
+        """Run a revocation's script, then ``WAIT`` on the same connection
+        until ``wait_replicas`` replicas have it (up to ``timeout``): not
+        acknowledged before a failover would keep it. Raises
+        StoreUnavailableError when too few replicas answered (the write is
+        made on the primary; the caller's retry is idempotent)."""
+        if self.wait_replicas <= 0:
+            return await script(keys=keys, args=args)
+        wait = ("WAIT", self.wait_replicas, int(self.timeout * 1000))
+        if isinstance(conn.redis, RedisCluster):
+            result, acked = await _on_node(conn.redis, script, keys, args, wait)
+        else:
+            pipe = conn.redis.pipeline(transaction=False)
+            await script(keys=keys, args=args, client=pipe)
+            pipe.execute_command(*wait)
+            result, acked = await pipe.execute()
+        if int(acked) < self.wait_replicas:
+            raise StoreUnavailableError(
+                detail=f"redis: a revocation reached {acked} of {self.wait_replicas} replicas"
+            )
+        return result
+
     async def _open(self) -> Conn:
+        if self._cluster is not None:
+            return await self._first_contact(self._open_cluster())
         # Taking a free connection is a list pop; redis-py's blocking pool
         # pays a condition variable on every command (~45 us, a third of a
         # refresh). A burst past max_connections waits for one to come back.
@@ -160,7 +202,25 @@ class Connector:
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             client_name=self._name,
         )
-        client = Redis.from_pool(pool)
+        return await self._first_contact(Redis.from_pool(pool))
+
+    def _open_cluster(self) -> RedisCluster:
+        # redis-py retries a command on a connection error or a moved slot,
+        # refreshing its slot map; a failover (about two node timeouts)
+        # outlasts that, and our own bound (3 x timeout) fails the call as
+        # unavailable, never "not revoked".
+        options = _cluster_options(self._url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in self._cluster or ()],
+            max_connections=self._max_connections,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            client_name=self._name,
+            retry=Retry(NoBackoff(), 2),
+            **options,
+        )
+
+    async def _first_contact(self, client: Any) -> Conn:
         scripts = Scripts(**{n: client.register_script(s) for n, s in _sources().items()})
         conn = Conn(client, scripts)
         if not self._contacted:
@@ -189,6 +249,47 @@ class Connector:
         if self._require_noeviction:
             raise ConfigurationError(message + " (refused: require_noeviction=true)")
         logger.warning(message)
+
+
+def _cluster_options(url: str) -> dict[str, Any]:
+    """The user name and password of a ``redis+cluster://`` URL."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    options: dict[str, Any] = {}
+    if parts.username:
+        options["username"] = unquote(parts.username)
+    if parts.password:
+        options["password"] = unquote(parts.password)
+    return options
+
+
+async def _on_node(
+    client: RedisCluster,
+    script: AsyncScript,
+    keys: list[str],
+    args: list[Any],
+    wait: tuple[str, int, int],
+) -> tuple[Any, Any]:
+    """EVALSHA then WAIT on one connection to the primary of ``keys``'
+    slot (redis-py's cluster pipeline cannot route a keyless WAIT there):
+    the primary counts the replicas that acknowledged this connection's
+    writes. Loads the script once on NOSCRIPT."""
+    for attempt in (1, 2):
+        node = client.get_node_from_key(keys[0])
+        if node is None:
+            raise RedisConnectionError("no primary serves the slot")
+        evalsha = PipelineCommand(0, "EVALSHA", script.sha, len(keys), *keys, *args)
+        commands = [evalsha, PipelineCommand(1, *wait)]
+        await node.execute_pipeline(commands)
+        if isinstance(evalsha.result, NoScriptError) and attempt == 1:
+            await client.script_load(script.script)
+            continue
+        for command in commands:
+            if isinstance(command.result, Exception):
+                raise command.result
+        return evalsha.result, commands[1].result
+    raise AssertionError("unreachable")
 
 
 async def _close(conn: Conn) -> None:

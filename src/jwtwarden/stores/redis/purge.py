@@ -3,7 +3,7 @@
 Keys carry TTLs, so Redis forgets most things on its own; a purge also
 deletes what is dead by a ``now`` that the server's clock has not reached.
 Sessions and failed-login sets are swept with SCAN, a bounded batch per call
-that resumes where the last one stopped; each session is judged by
+(and per primary, on Cluster) that resumes where the last one stopped; each session is judged by
 :func:`jwtwarden.core.sessions.is_purgeable` and deleted only if it has not
 changed since it was read (``scripts/forget.lua``).
 """
@@ -11,7 +11,7 @@ changed since it was read (``scripts/forget.lua``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from ...core.policy import Policy
 from ...core.sessions import is_purgeable
@@ -60,21 +60,44 @@ class Purger:
         self, conn: Conn, kind: str, batch: Callable[[list[bytes]], Awaitable[int]]
     ) -> int:
         """SCAN the keys of one kind, a page at a time, resuming where the last
-        purge stopped, up to the budget: the work per call stays bounded."""
-        cursor, seen, total = self._cursors.get(kind, 0), 0, 0
+        purge stopped, up to the budget: the work per call stays bounded. On
+        Cluster each primary is swept in turn, with a cursor of its own."""
+        if not self._keys.cluster:
+            return await self._sweep_node(conn, kind, None, batch)
+        total = 0
+        for node in conn.redis.get_primaries():
+            total += await self._sweep_node(conn, kind, node, batch)
+        return total
+
+    async def _sweep_node(
+        self,
+        conn: Conn,
+        kind: str,
+        node: Any,
+        batch: Callable[[list[bytes]], Awaitable[int]],
+    ) -> int:
+        at = kind if node is None else f"{kind}@{node.name}"
+        cursor, seen, total = self._cursors.get(at, 0), 0, 0
+        pattern = self._keys.pattern(kind)
         while seen < _SWEEP_BUDGET:
-            found = await conn.redis.scan(cursor, match=self._keys.pattern(kind), count=_SCAN_COUNT)
-            cursor, keys = cast("tuple[int, list[bytes]]", found)
+            if node is None:
+                found = await conn.redis.scan(cursor, match=pattern, count=_SCAN_COUNT)
+                cursor, keys = cast("tuple[int, list[bytes]]", found)
+            else:
+                cursors, keys = await conn.redis.scan(
+                    cursor, match=pattern, count=_SCAN_COUNT, target_nodes=node
+                )
+                cursor = int(cursors[node.name])
             seen += len(keys) or 1
             if keys:
                 total += await batch(keys)
             if cursor == 0:
                 break
-        self._cursors[kind] = cursor
+        self._cursors[at] = cursor
         return total
 
     async def _sessions(self, conn: Conn, keys: list[bytes], now: float, policy: Policy) -> int:
-        keys = [k for k in keys if k.endswith(b"}")]  # sessions, not their indexes
+        keys = [k for k in keys if self._keys.is_session(k)]  # not their indexes
         pipe = conn.redis.pipeline(transaction=False)
         for key in keys:
             pipe.hgetall(key)

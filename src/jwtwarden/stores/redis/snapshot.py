@@ -6,7 +6,9 @@ snapshot checks it in full first, then reads the feed's last ID in the same
 pipeline as the indexes, so it includes everything up to that position
 (docs/stores.md, "The revocation feed"). A record Redis dropped while its
 index entry survives still counts: a revoked session by the revoked index,
-a user's cutoff by the cutoff index.
+a user's cutoff by the cutoff index. A user's revocation state is the one
+the feed last published (the mirror, ``P:u`` only where the mirror has none:
+a store older than it).
 """
 
 from __future__ import annotations
@@ -29,19 +31,28 @@ async def facts(
     """Everything that bears on one access token, in one pipeline."""
     pipe = conn.redis.pipeline(transaction=False)
     pipe.zscore(keys.denied, jti)
-    pipe.hexists(keys.session(sid), "r")
+    pipe.hexists(keys.session(sid, sub), "r")
     pipe.zscore(keys.revoked, sid)
     pipe.hmget(keys.user(sub), ["o", "k", "b"])
+    pipe.hget(keys.mirror, sub)
     pipe.zscore(keys.cutoffs, sub)
     pipe.hmget(keys.epoch, EPOCH_FIELDS)
-    denied_until, revoked, indexed, user, cutoff, epoch_fields = await pipe.execute()
+    denied_until, revoked, indexed, user, mirrored, cutoff, epoch_fields = await pipe.execute()
     state = await epoch.state(conn, epoch_fields, now)
     return RevocationFacts(
         jti_denied=denied_until is not None and denied_until > now,
         session_revoked=bool(revoked) or indexed is not None,
-        user=_user(user, cutoff),
+        user=_user(_published(mirrored, user), cutoff),
         store_cutoff=state.live_cutoff(now, epoch.horizon),
     )
+
+
+def _published(mirrored: bytes | None, fields: list[bytes | None]) -> list[bytes | None]:
+    """A user's ``o``, ``k``, ``b`` as the feed last published them
+    (``scripts/user_feed.lua``), else as the user's hash holds them."""
+    if mirrored is None:
+        return fields
+    return [part or None for part in mirrored.split(b"|")[1:]]
 
 
 def _user(fields: list[bytes | None], indexed: float | None) -> UserRevocation:
@@ -94,8 +105,12 @@ async def _users(
     pipe = conn.redis.pipeline(transaction=False)
     for sub in subs:
         pipe.hmget(keys.user(sub), ["o", "k", "b"])
-    for (sub, indexed), fields in zip(subs.items(), await pipe.execute(), strict=True):
-        revocation = _user(fields, indexed)
+        pipe.hget(keys.mirror, sub)
+    replies = await pipe.execute()
+    for (sub, indexed), fields, mirrored in zip(
+        subs.items(), replies[::2], replies[1::2], strict=True
+    ):
+        revocation = _user(_published(mirrored, fields), indexed)
         if revocation.cutoff_at is None:
             continue
         forget_at = event_forget_at("user", revocation.cutoff_at, None, horizon)

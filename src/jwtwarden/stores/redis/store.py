@@ -13,6 +13,7 @@ import json
 import math
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from typing import cast
@@ -23,7 +24,7 @@ from ...core.policy import Policy
 from ...core.sessions import Session
 from ...core.users import User, normalize_username
 from ...core.view import RevocationEvent, RevocationSnapshot
-from ...errors import StoreConflictError
+from ...errors import ConfigurationError, StoreConflictError
 from ..base import RevocationFacts
 from ..breaker import BreakerPolicy
 from . import feed, snapshot
@@ -53,11 +54,19 @@ _CLAIM_TTL = 60
 #: since single-use ids are rare (a grant, not every refresh).
 _ONCE_SCRIPT = resources.files(__package__).joinpath("scripts", "once.lua").read_text()
 _TRUE = {"1", "true", "yes", "on"}
+#: sid -> sub entries a Cluster store remembers (a session never changes
+#: user): a hit spares the pointer read before a refresh.
+_SUBS_CACHED = 50_000
+#: The URL options of ``redis+cluster://``: ours only (the seed list is the
+#: host part; a user name and password may precede it).
+_CLUSTER_OPTIONS = {"prefix", "require_noeviction", "wait"}
 
 
 class RedisStore:
-    """A store in Redis (``redis://host:port/db``), for a service judged by
-    ``policy`` (default ``Policy()``): every TTL the store sets comes from it.
+    """A store in Redis (``redis://host:port/db``) or Redis Cluster
+    (``redis+cluster://host:port[,host:port…]``, any seed nodes), for a
+    service judged by ``policy`` (default ``Policy()``): every TTL the store
+    sets comes from it.
 
     URL options besides redis-py's own: ``prefix`` (default ``jw``; letters,
     digits and ``_.-``) so that several stores share one database, and
@@ -65,8 +74,10 @@ class RedisStore:
     ``maxmemory-policy`` could evict keys. ``timeout`` bounds connecting and
     each command, in seconds; ``max_connections`` caps the pool of each
     event loop (a burst beyond it waits for a connection); ``breaker`` says
-    when the server counts as down (:mod:`..breaker`). Raises
-    :class:`~jwtwarden.errors.ConfigurationError` for a bad prefix.
+    when the server counts as down (:mod:`..breaker`). ``wait=N`` (default
+    1 on Cluster, 0 on one server) holds each revocation's acknowledgement
+    until ``N`` replicas have it (``WAIT``). Raises
+    :class:`~jwtwarden.errors.ConfigurationError` for a bad prefix or URL.
     """
 
     def __init__(
@@ -80,8 +91,11 @@ class RedisStore:
     ) -> None:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
-        keys = Keys(query.pop("prefix", "jw"))
+        seeds = _seeds(parts.netloc, query) if parts.scheme == "redis+cluster" else None
+        keys = Keys(query.pop("prefix", "jw"), cluster=seeds is not None)
         require_noeviction = query.pop("require_noeviction", "").lower() in _TRUE
+        wait = _count(query.pop("wait", "1" if seeds is not None else "0"))
+        self._subs: OrderedDict[str, str] = OrderedDict()
         #: Every key starts with this and a colon.
         self.prefix = keys.prefix
         #: The policy the store was opened with: its TTLs.
@@ -107,6 +121,8 @@ class RedisStore:
             max_connections=max_connections,
             require_noeviction=require_noeviction,
             breaker=breaker,
+            cluster=seeds,
+            wait_replicas=wait,
         )
 
     async def ping(self) -> None:
@@ -190,25 +206,39 @@ class RedisStore:
     async def _update_user(
         self, sub: str, cutoff_at: float | None, keep_sid: str | None, **fields: str
     ) -> bool:
+        ban = fields.pop("b", None)
+
         async def update(conn: Conn) -> bool:
-            if cutoff_at is not None:
-                # Into the snapshot's index first: a crash in between fails closed.
-                await self._index(conn, self._keys.cutoffs, sub, cutoff_at, mode="GT")
-            # Only a cutoff or a ban changes what a verifier refuses.
-            on_feed = cutoff_at is not None or "b" in fields
-            args = [sub if on_feed else "", self._horizon_ms]
-            args += [fmt_float(cutoff_at) if cutoff_at is not None else "", keep_sid or ""]
+            state: list[str | bytes] = ["", "", "", ""]
+            # Only a cutoff or a ban changes what a verifier refuses: that goes
+            # on the feed first, in the revocation slot, then into the user's
+            # hash (where rotations judge it), by version. A crash in between
+            # fails closed: verifiers refuse what the hash still allows.
+            if cutoff_at is not None or ban is not None:
+                user = await conn.redis.hmget(self._user_key(sub), ["n", "v", "o", "k", "b"])
+                if user[0] is None:
+                    return False
+                seed = "|".join(v.decode() if v else "" for v in user[1:])
+                seed = seed if seed[0] != "|" else "0" + seed
+                state = await self._conn.durably(
+                    conn,
+                    conn.scripts.user_feed,
+                    [self._keys.mirror, self._keys.cutoffs, self._keys.feed],
+                    [
+                        sub,
+                        self._horizon_ms,
+                        fmt_float(cutoff_at) if cutoff_at is not None else "",
+                        keep_sid or "",
+                        "" if ban is None else (ban or "-"),
+                        seed,
+                    ],
+                )
+            args = [*state]
             for name, value in fields.items():
                 args += [name, value]
-            keys = [self._user_key(sub), self._keys.feed]
-            return bool(await conn.scripts.user(keys=keys, args=args))
+            return bool(await conn.scripts.user(keys=[self._user_key(sub)], args=args))
 
         return await self._conn.run(update)
-
-    async def _index(self, conn: Conn, key: str, member: str, score: float, mode: str) -> None:
-        """Add to one of the revocation indexes, which live for one horizon."""
-        args = [member, fmt_float(score), "", self._horizon_ms, mode]
-        await conn.scripts.index(keys=[key], args=args)
 
     # sessions
 
@@ -219,8 +249,16 @@ class RedisStore:
         deadline = min(session.expires_at, now + self.policy.idle_ttl)
 
         async def create(conn: Conn) -> None:
+            if self._keys.cluster:
+                # The pointer first (sid -> sub, to find the session's slot);
+                # one left by a crash points at nothing.
+                pointer = self._keys.pointer(session.sid)
+                ttl = ttl_ms(session.expires_at - now)
+                if not await conn.redis.set(pointer, session.sub, nx=True, px=int(ttl)):
+                    raise StoreConflictError("session id collision")
+                self._remember(session.sid, session.sub)
             created = await conn.scripts.create(
-                keys=[self._session_key(session.sid)],
+                keys=[self._keys.session(session.sid, session.sub)],
                 args=[ttl_ms(deadline - now), *session_fields(session)],
             )
             if not created:
@@ -241,15 +279,21 @@ class RedisStore:
 
     async def get_session(self, sid: str) -> tuple[Session, User] | None:
         async def get(conn: Conn) -> tuple[Session, User] | None:
-            found = await conn.scripts.session(keys=[self._session_key(sid)], args=[self.prefix])
+            keys = await self._locate(conn, sid)
+            if keys is None:
+                return None
+            found = await conn.scripts.session(keys=keys, args=[self.prefix])
             return session_and_user(sid, found)
 
         return await self._conn.run(get)
 
     async def rotate(self, sid: str, expected_generation: int, now: float) -> Session | None:
         async def rotate(conn: Conn) -> Session | None:
+            keys = await self._locate(conn, sid)
+            if keys is None:
+                return None
             fields = await conn.scripts.rotate(
-                keys=[self._session_key(sid)],
+                keys=keys[:1],
                 args=[str(expected_generation), fmt_time(now), self._idle],
             )
             return None if not fields else session_of(sid, pairs(fields))
@@ -262,8 +306,11 @@ class RedisStore:
         # The whole rule is in the script (core.rotation.rotates_now): one
         # EVALSHA, the hot path of every refresh.
         async def rotate(conn: Conn) -> tuple[Session, User] | None:
+            keys = await self._locate(conn, sid)
+            if keys is None:
+                return None
             found = await conn.scripts.rotate_live(
-                keys=[self._session_key(sid)],
+                keys=keys,
                 args=[
                     str(expected_generation),
                     fmt_time(now),
@@ -278,12 +325,23 @@ class RedisStore:
 
     async def revoke_session(self, sid: str, now: float, reason: str) -> Session | None:
         async def revoke(conn: Conn) -> Session | None:
-            # Into the snapshot's index first (keeping an earlier revocation's
-            # time): a crash in between fails closed.
-            await self._index(conn, self._keys.revoked, sid, now, mode="NX")
+            keys = await self._locate(conn, sid)
+            if keys is None:
+                return None
+            marked = await conn.redis.hmget(keys[0], ["g", "r"])
+            if marked[0] is None or marked[1] is not None:
+                return None  # no such session, or revoked already: no event
+            # Its index entry and feed event first, in the revocation slot
+            # (keeping an earlier revocation's time): a crash before the
+            # session is marked fails closed.
+            await self._conn.durably(
+                conn,
+                conn.scripts.revoked,
+                [self._keys.revoked, self._keys.feed],
+                [sid, fmt_float(now), self._horizon_ms],
+            )
             fields = await conn.scripts.revoke(
-                keys=[self._session_key(sid), self._keys.feed],
-                args=[fmt_time(now), reason, self._horizon_ms, sid, self._horizon_ms],
+                keys=keys[:1], args=[fmt_time(now), reason, self._horizon_ms]
             )
             return None if not fields else session_of(sid, pairs(fields))
 
@@ -295,7 +353,7 @@ class RedisStore:
             sids = [s.decode() for s in cast("list[bytes]", await conn.redis.zrange(index, 0, -1))]
             pipe = conn.redis.pipeline(transaction=False)
             for sid in sids:
-                pipe.hgetall(self._session_key(sid))
+                pipe.hgetall(self._keys.session(sid, sub))
             found = [session_of(sid, h) for sid, h in zip(sids, await pipe.execute(), strict=True)]
             gone = [sid for sid, s in zip(sids, found, strict=True) if s is None]
             if gone:
@@ -313,9 +371,11 @@ class RedisStore:
             return  # the token has expired already; nothing to deny
 
         async def deny(conn: Conn) -> None:
-            await conn.scripts.deny(
-                keys=[self._keys.denied, self._keys.feed],
-                args=[jti, fmt_float(forget_at), ttl_ms(ttl)],
+            await self._conn.durably(
+                conn,
+                conn.scripts.deny,
+                [self._keys.denied, self._keys.feed],
+                [jti, fmt_float(forget_at), ttl_ms(ttl)],
             )
 
         await self._conn.run(deny)
@@ -458,6 +518,52 @@ class RedisStore:
             return bool(await conn.scripts.swap(keys=[self._keys.keyring], args=args))
 
         return await self._conn.run(save)
+
+    async def _locate(self, conn: Conn, sid: str) -> list[str] | None:
+        """The keys of a session and of its user, in one slot: on one
+        server the session's alone (its scripts find the user); on Cluster
+        both, the sub read from the pointer unless remembered. ``None``: no
+        such session."""
+        if not self._keys.cluster:
+            return [self._keys.session(sid)]
+        sub = self._subs.get(sid)
+        if sub is None:
+            found = await conn.redis.get(self._keys.pointer(sid))
+            if found is None:
+                return None
+            sub = cast("bytes", found).decode()
+            self._remember(sid, sub)
+        return [self._keys.session(sid, sub), self._user_key(sub)]
+
+    def _remember(self, sid: str, sub: str) -> None:
+        self._subs[sid] = sub
+        if len(self._subs) > _SUBS_CACHED:
+            self._subs.popitem(last=False)
+
+
+def _seeds(netloc: str, query: dict[str, str]) -> list[tuple[str, int]]:
+    """The seed nodes of a ``redis+cluster://`` URL's host part."""
+    unknown = set(query) - _CLUSTER_OPTIONS
+    if unknown:
+        raise ConfigurationError(
+            f"unknown redis+cluster:// URL option(s) {sorted(unknown)}: "
+            f"use {sorted(_CLUSTER_OPTIONS)}"
+        )
+    seeds = []
+    for seed in netloc.rpartition("@")[2].split(","):
+        host, _, port = seed.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                "a Redis Cluster URL is redis+cluster://HOST:PORT[,HOST:PORT…]"
+            )
+        seeds.append((host.strip("[]"), int(port)))
+    return seeds
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) > 16:
+        raise ConfigurationError("wait= is a number of replicas, 0-16")
+    return int(value)
 
 
 async def _hgetall(conn: Conn, key: str) -> dict[bytes, bytes]:

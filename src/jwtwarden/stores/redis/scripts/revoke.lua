@@ -1,10 +1,9 @@
--- Mark a session revoked, once, and append its feed event in the same step.
--- Its key then lives at most one revocation horizon (what access tokens it
--- minted can still be alive; jwtwarden.core.sessions.is_purgeable keeps a
--- revoked session that long).
--- KEYS[1] the session hash, KEYS[2] the feed (stream)
--- ARGV[1] now, ARGV[2] reason, ARGV[3] the horizon in milliseconds ("0": keep the TTL),
--- ARGV[4] the sid, ARGV[5] the feed's TTL in milliseconds (only ever extended)
+-- Mark a session revoked, once. Its key then lives at most one revocation
+-- horizon (what access tokens it minted can still be alive;
+-- jwtwarden.core.sessions.is_purgeable keeps a revoked session that long).
+-- Its feed event went out first, with its index entry (scripts/revoked.lua).
+-- KEYS[1] the session hash
+-- ARGV[1] now, ARGV[2] reason, ARGV[3] the horizon in milliseconds ("0": keep the TTL)
 -- Returns the session's fields if this call revoked it, else nil.
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'r') == 1 then
     return false
@@ -14,10 +13,5 @@ local keep = tonumber(ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
 if keep > 0 and (ttl < 0 or ttl > keep) then
     redis.call('PEXPIRE', KEYS[1], keep)
-end
-redis.call('XADD', KEYS[2], '*', 'k', 'sid', 'i', ARGV[4], 'a', ARGV[1])
-local want = tonumber(ARGV[5])
-if redis.call('PTTL', KEYS[2]) < want then
-    redis.call('PEXPIRE', KEYS[2], want)
 end
 return redis.call('HGETALL', KEYS[1])

@@ -2,16 +2,14 @@
 -- rotate.lua, done only if decide_rotation would rotate the current
 -- generation (DESIGN property 1 still holds: it is the same CAS).
 -- mirrors jwtwarden.core.rotation.rotates_now
--- KEYS[1] the session hash
+-- KEYS[1] the session hash, KEYS[2] its user's hash (required on Cluster,
+-- where it is in the session's slot; without it the key is built from the
+-- session's "u"/"U" field, single-node Redis only)
 -- ARGV[1] expected generation, ARGV[2] now (stored as given: integer
 -- microseconds, or a float's repr when that is not exact), ARGV[3] the idle
 -- TTL in seconds (a float's repr), ARGV[4] the sid, ARGV[5] the key prefix
 -- Returns {session fields after the rotation, user fields}, or nil with
 -- nothing changed.
---
--- The user hash (P:u:{sub}) is named by the session's own "u"/"U" field, so
--- it is not in KEYS and lies in another slot: standalone or Sentinel only,
--- like the revocation scripts (docs/stores.md, "Cluster").
 --
 -- Times compare as Python compares them: Lua numbers are doubles, sec()
 -- decodes a stored time to the very double codec.parse_time() makes (an
@@ -48,7 +46,7 @@ local sub = s[6]
 if s[7] then
     sub = uuid(s[7])
 end
-local user_key = ARGV[5] .. ':u:{' .. sub .. '}'
+local user_key = KEYS[2] or (ARGV[5] .. ':u:{' .. sub .. '}')
 local u = redis.call('HMGET', user_key, 'n', 'o', 'k', 'b')
 local cutoff, keep, banned = u[2], u[3], u[4]
 if not u[1] then

@@ -1,12 +1,13 @@
 -- Read a session and its user in one round trip (get_session).
--- KEYS[1] the session hash
+-- KEYS[1] the session hash, KEYS[2] its user's hash (required on Cluster;
+-- without it the key is built from the session's "u"/"U" field, single-node
+-- Redis only)
 -- ARGV[1] the key prefix
 -- Returns {session fields, user fields}; either list is empty when missing.
---
--- The user hash (P:u:{sub}) is named by the session's own "u"/"U" field, so
--- it is not in KEYS and lies in another slot: standalone or Sentinel only
--- (docs/stores.md, "Cluster").
 local session = redis.call('HGETALL', KEYS[1])
+if KEYS[2] then
+    return {session, redis.call('HGETALL', KEYS[2])}
+end
 local f = redis.call('HMGET', KEYS[1], 'u', 'U')
 local sub = f[1]
 if f[2] then

@@ -1,11 +1,9 @@
--- Update a user in one step: set or delete fields, move the cutoff forward
--- (of two racing cutoffs the later wins, with its keep_sid), and append the
--- user's whole revocation state to the feed when it changed.
--- mirrors jwtwarden.core.revocation.later_cutoff (the cutoff step)
--- KEYS[1] the user hash, KEYS[2] the feed (stream)
--- ARGV[1] the sub if the change goes on the feed ("" if not),
--- ARGV[2] the feed's TTL in milliseconds (only ever extended),
--- ARGV[3] cutoff ("" none), ARGV[4] keep_sid ("" none),
+-- Update a user in one step: set or delete fields, and take the revocation
+-- state scripts/user_feed.lua just published, unless a later one is here
+-- already (racing updates: the highest version wins, as on the feed).
+-- KEYS[1] the user hash
+-- ARGV[1] the state's version ("" no revocation change), ARGV[2] cutoff_at,
+-- ARGV[3] keep_sid, ARGV[4] banned_until ("" none),
 -- ARGV[5..] field, value pairs (an empty value deletes the field)
 -- Returns 1 if the user exists (and was updated), else 0.
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -18,33 +16,14 @@ for i = 5, #ARGV, 2 do
         redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
     end
 end
-if ARGV[3] ~= '' then  -- mirrors jwtwarden.core.revocation.later_cutoff
-    local old = redis.call('HGET', KEYS[1], 'o')
-    if not old or tonumber(old) <= tonumber(ARGV[3]) then
-        redis.call('HSET', KEYS[1], 'o', ARGV[3])
-        if ARGV[4] == '' then
-            redis.call('HDEL', KEYS[1], 'k')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'v') or '0') then
+    redis.call('HSET', KEYS[1], 'v', ARGV[1])
+    local state = {o = ARGV[2], k = ARGV[3], b = ARGV[4]}
+    for field, value in pairs(state) do
+        if value == '' then
+            redis.call('HDEL', KEYS[1], field)
         else
-            redis.call('HSET', KEYS[1], 'k', ARGV[4])
-        end
-    end
-end
-if ARGV[1] ~= '' then
-    local state = redis.call('HMGET', KEYS[1], 'o', 'k', 'b')
-    if state[1] then  -- no cutoff, nothing a verifier could act on
-        local event = {'k', 'user', 'i', ARGV[1], 'a', state[1]}
-        if state[2] then
-            table.insert(event, 's')
-            table.insert(event, state[2])
-        end
-        if state[3] then
-            table.insert(event, 'b')
-            table.insert(event, state[3])
-        end
-        redis.call('XADD', KEYS[2], '*', unpack(event))
-        local want = tonumber(ARGV[2])
-        if redis.call('PTTL', KEYS[2]) < want then
-            redis.call('PEXPIRE', KEYS[2], want)
+            redis.call('HSET', KEYS[1], field, value)
         end
     end
 end
