@@ -174,7 +174,9 @@ async def generations(url: str, tokens: list[str]) -> Counter[tuple[int, bool]]:
 
 
 def _client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=IN_FLIGHT * PROCESSES)
+    # Idle connections close before uvicorn's keep-alive timeout (5 s) can close
+    # them under a request in flight.
+    limits = httpx.Limits(max_connections=IN_FLIGHT * PROCESSES, keepalive_expiry=2)
     return httpx.AsyncClient(timeout=60, limits=limits)
 
 
