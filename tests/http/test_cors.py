@@ -41,6 +41,27 @@ async def test_a_listed_origin_is_answered_with_its_own_name(spa: Harness, path:
     assert "Origin" in r.headers["vary"]
 
 
+@pytest.mark.parametrize(
+    ("path", "method"), [("/token", "POST"), ("/revoke", "POST"), ("/me", "GET")]
+)
+async def test_a_bearer_mode_front_end_may_send_dpop_and_read_the_nonce(
+    spa: Harness, path: str, method: str
+) -> None:
+    """A single-page app holding DPoP-bound tokens (clients/js/dpop.js)
+    sends ``Authorization`` and ``DPoP`` and reads ``DPoP-Nonce``."""
+    headers = {**preflight(APP, method), "access-control-request-headers": "authorization, dpop"}
+    r = await spa.client.options(path, headers=headers)
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == APP
+    allowed = r.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "dpop" in allowed
+    answer = await spa.client.post(
+        "/token", data={"grant_type": "password"}, headers={"origin": APP}
+    )
+    assert answer.headers["access-control-allow-origin"] == APP
+    assert "dpop-nonce" in answer.headers["access-control-expose-headers"].lower()
+
+
 async def test_the_trailing_slash_of_a_listed_origin_does_not_matter(spa: Harness) -> None:
     r = await spa.client.options("/me", headers=preflight("https://admin.example.test", "GET"))
     assert r.headers["access-control-allow-origin"] == "https://admin.example.test"
@@ -62,8 +83,10 @@ async def test_any_other_origin_gets_no_cors_at_all(spa: Harness, origin: str) -
     assert login.status_code == 403 and "access-control-allow-origin" not in login.headers
 
 
-@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect", "/admin/users"])
-async def test_rfc_and_admin_routes_are_never_cross_origin(spa: Harness, path: str) -> None:
+@pytest.mark.parametrize("path", ["/introspect", "/admin/users"])
+async def test_introspection_and_admin_routes_are_never_cross_origin(
+    spa: Harness, path: str
+) -> None:
     r = await spa.client.options(path, headers=preflight(APP))
     assert "access-control-allow-origin" not in r.headers
 

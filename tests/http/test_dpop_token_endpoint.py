@@ -192,7 +192,10 @@ async def test_me_takes_a_bound_token_only_as_dpop_with_its_proof(h: Harness) ->
     ok = await get_me("DPoP", good)
     assert ok.status_code == 200 and ok.json()["cnf"] == {"jkt": key.jkt}
     replayed = await get_me("DPoP", good)
-    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_dpop_proof"
+    # A resource's refusal (RFC 9449 §7.1): 401 with the DPoP challenge.
+    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_dpop_proof"
+    assert replayed.headers["www-authenticate"].startswith("DPoP ")
+    assert 'error="invalid_dpop_proof"' in replayed.headers["www-authenticate"]
     as_bearer = await get_me("Bearer", None)
     assert as_bearer.status_code == 401 and "DPoP-bound" in as_bearer.json()["error_description"]
     for proof in (

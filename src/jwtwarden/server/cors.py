@@ -3,11 +3,16 @@
 A single-page app served from ``https://app.example.com`` may use the browser
 routes of ``https://auth.example.com`` with its cookies: the account routes
 (``/me``, ``/sessions``, ``/logout``, ``/password``), browser mode
-(``/session/*``) and the page's assets (``/account/*``). Only for the origins
+(``/session/*``) and the page's assets (``/account/*``); and, as a
+bearer-mode app with DPoP-bound tokens does (``clients/js/dpop.js``), the
+token endpoint and token revocation (``/token``, ``/revoke``), sending
+``Authorization: DPoP …`` and a ``DPoP`` proof, and reading ``DPoP-Nonce``.
+Only for the origins
 listed, each answered with its own name, never ``*`` (which browsers refuse
 with credentials anyway), and ``Vary: Origin``; any other origin gets no CORS
 headers at all, so its scripts cannot read a response. The RFC endpoints and
-the admin API are never cross-origin. CSRF is unchanged: the listed origins
+introspection (a resource server's, never a browser's) and the admin API
+are never cross-origin. CSRF is unchanged: the listed origins
 pass ``Cookies.check_origin`` and send ``X-CSRF-Token`` like the page does.
 
 The cookies themselves are ``SameSite``: they reach the server from another
@@ -27,7 +32,16 @@ from .cookies import CSRF_HEADER
 __all__ = ["BROWSER_PATHS", "CrossOrigin", "cross_origin", "parse_origins"]
 
 #: Path prefixes a listed front-end origin may call with credentials.
-BROWSER_PATHS = ("/session", "/me", "/sessions", "/logout", "/password", "/account")
+BROWSER_PATHS = (
+    "/session",
+    "/me",
+    "/sessions",
+    "/logout",
+    "/password",
+    "/account",
+    "/token",
+    "/revoke",
+)
 
 
 def parse_origins(text: str) -> frozenset[str]:
@@ -61,7 +75,7 @@ def cross_origin(app: ASGIApp, origins: frozenset[str]) -> ASGIApp:
         app,
         allow_origins=sorted(origins),
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["content-type", CSRF_HEADER, "dpop"],
+        allow_headers=["content-type", CSRF_HEADER, "authorization", "dpop"],
         expose_headers=["DPoP-Nonce"],
         allow_credentials=True,
         max_age=600,

@@ -18,6 +18,7 @@ from ..errors import (
     ConfigurationError,
     InsufficientScopeError,
     InvalidClientError,
+    InvalidDpopProofError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -33,7 +34,7 @@ from ..errors import (
 from ..events import log_value
 from ..verifier.credentials import refusal_for
 
-__all__ = ["HttpError", "error_response"]
+__all__ = ["DpopPresentationError", "HttpError", "error_response"]
 
 logger = logging.getLogger("jwtwarden.server")
 
@@ -62,8 +63,21 @@ class HttpError(JwtWardenError):
         self.code = code
 
 
+class DpopPresentationError(JwtWardenError):
+    """A bad, foreign or replayed DPoP proof at a protected route (``GET
+    /me``…): a resource server's refusal, 401 with the ``DPoP`` challenge
+    (RFC 9449 §7.1), not the token endpoint's 400 (§5)."""
+
+    def __init__(self, cause: InvalidDpopProofError) -> None:
+        super().__init__(cause.description)
+        self.cause = cause
+
+
 def error_response(error: JwtWardenError) -> Response:
     """The response for ``error``."""
+    if isinstance(error, DpopPresentationError):
+        refusal = refusal_for(error.cause, dpop=True)
+        return Response(refusal.body, refusal.status, refusal.headers)
     if isinstance(error, StaleRevocationsError):
         # Not knowing about revocations is an outage, never a bad token
         # (DESIGN: 503 with Retry-After, never 401). The server itself falls

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from ..errors import InvalidDpopProofError
 from ..tokens.access import MAX_TOKEN_LENGTH, AccessClaims
 from ..verifier.dpop import ReplayCache, check_presentation
+from .errors import DpopPresentationError
 
 __all__ = ["check_caller", "dpop_token"]
 
@@ -46,20 +47,24 @@ def check_caller(
 ) -> None:
     """Refuse a bound token without its proof (InvalidTokenError), an
     unbound one sent as ``DPoP`` (InvalidTokenError), and a bad, foreign or
-    replayed proof (InvalidDpopProofError)."""
+    replayed proof (:class:`~jwtwarden.server.errors.DpopPresentationError`:
+    a resource server's 401 with the DPoP challenge)."""
     jkt = claims.jkt  # cnf.jkt, checked when the token was decoded
     if scheme == "bearer" and jkt is None:
         return  # the usual case: nothing more to check
     proofs = [v for k, v in request.scope["headers"] if k == b"dpop"]
     if len(proofs) > 1:
-        raise InvalidDpopProofError("Send exactly one DPoP header.")
-    check_presentation(
-        scheme=scheme,
-        token=token,
-        jkt=jkt,
-        proof=proofs[0].decode("latin-1") if proofs else None,
-        method=request.method,
-        uri=issuer.rstrip("/") + request.scope["path"],
-        now=now,
-        replay=replay,
-    )
+        raise DpopPresentationError(InvalidDpopProofError("Send exactly one DPoP header."))
+    try:
+        check_presentation(
+            scheme=scheme,
+            token=token,
+            jkt=jkt,
+            proof=proofs[0].decode("latin-1") if proofs else None,
+            method=request.method,
+            uri=issuer.rstrip("/") + request.scope["path"],
+            now=now,
+            replay=replay,
+        )
+    except InvalidDpopProofError as error:
+        raise DpopPresentationError(error) from None
