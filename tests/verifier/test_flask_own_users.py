@@ -97,3 +97,40 @@ def test_create_session_needs_a_service(minted: Minted) -> None:
     # With a verifier, a token the service minted elsewhere is checked locally.
     r = app.test_client().get("/hello", headers={"authorization": f"Bearer {minted.alice}"})
     assert r.get_json() == {"name": None, "anon": False}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"authorization": "Bearer " + "a" * 20_000},
+        {"authorization": "Basic YWxpY2U6cHc="},
+        {"authorization": "Bearer"},
+        {"authorization": ""},
+    ],
+    ids=["oversized", "basic", "bare-bearer", "empty"],
+)
+def test_optional_refuses_any_credential_it_cannot_read(
+    service: TokenService, headers: dict[str, str]
+) -> None:
+    """Only a request that sends no credential at all is anonymous: a
+    credential that is sent and unreadable is a 401, never "no token"."""
+    client = make_app(JwtWarden(service=service), []).test_client()
+    assert client.get("/hello", headers=headers).status_code == 401
+    # An access cookie with an empty value (the test client's jar sends it).
+    client.set_cookie("__Host-jwtwarden-at", "")
+    assert client.get("/hello").status_code == 401
+
+
+def test_a_store_that_cannot_answer_is_a_503_not_a_401() -> None:
+    """An embedded service whose store is down: the app's fault, so the
+    client keeps its token and retries (``Retry-After``)."""
+    from jwtwarden.errors import StoreUnavailableError
+
+    class StoreDown:
+        def verify(self, access_token: str) -> Any:
+            raise StoreUnavailableError()
+
+    client = make_app(JwtWarden(service=StoreDown()), []).test_client()  # type: ignore[arg-type]
+    for path in ("/me", "/hello"):
+        r = client.get(path, headers={"authorization": "Bearer eyJ.a.b"})
+        assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1, path

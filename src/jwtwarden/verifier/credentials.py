@@ -26,6 +26,7 @@ from ..errors import (
     InsufficientScopeError,
     InvalidDpopProofError,
     JwtWardenError,
+    StoreUnavailableError,
     VerificationUnavailableError,
 )
 from ..tokens.access import MAX_TOKEN_LENGTH
@@ -102,6 +103,19 @@ class Refusal:
         self.body = body
 
 
+def sends_credentials(authorization: str | None, cookie: str | None, insecure: bool) -> bool:
+    """Whether a request sends any credential at all: an ``Authorization``
+    header, or a ``Cookie`` header naming an access cookie whatever its
+    value. Only a request sending none is anonymous on an optional route:
+    an oversized, empty or unreadable credential is refused, never taken
+    for "no token"."""
+    if authorization is not None:
+        return True
+    names = (ACCESS_COOKIE, ACCESS_COOKIE_INSECURE) if insecure else (ACCESS_COOKIE,)
+    parts = (part.strip().partition("=")[0] for part in (cookie or "").split(";"))
+    return any(name in names for name in parts)
+
+
 def refusal_for(error: JwtWardenError, realm: str = "jwtwarden", *, dpop: bool = False) -> Refusal:
     """401 ``invalid_token`` for a missing or bad token (the jwtwarden
     contract names the error even when no token was sent), 403
@@ -114,6 +128,10 @@ def refusal_for(error: JwtWardenError, realm: str = "jwtwarden", *, dpop: bool =
     ``DPoP`` (as it is for a bad proof and a bound token sent as Bearer,
     whatever the request used); 401 ``invalid_dpop_proof`` and
     ``use_dpop_nonce`` (RFC 9449 §7.1)."""
+    if isinstance(error, StoreUnavailableError):
+        # An embedded service whose store cannot answer: the app's fault,
+        # so a 503 like stale revocations, never the client's 401.
+        error = VerificationUnavailableError()
     if isinstance(error, VerificationUnavailableError | ConfigurationError):
         retry = error.retry_after if isinstance(error, VerificationUnavailableError) else 30
         unavailable = error if isinstance(error, VerificationUnavailableError) else None

@@ -62,12 +62,10 @@ from ..errors import (
     DpopBoundTokenError,
     InvalidTokenError,
     JwtWardenError,
-    StoreUnavailableError,
-    VerificationUnavailableError,
 )
 from ..tokens.access import AccessClaims
 from .asgi import read_headers, verify_scope
-from .credentials import ACCESS_COOKIE, ACCESS_COOKIE_INSECURE, Refusal, refusal_for, uses_dpop
+from .credentials import Refusal, refusal_for, sends_credentials, uses_dpop
 from .verifier import Verifier, require_roles, token_from_headers
 
 __all__ = [
@@ -181,7 +179,7 @@ class RequireToken(SecurityBase):
         # scheme), and a bound token as Bearer is refused (RFC 9449 §7.2).
         authorization, cookie = read_headers(request.scope)
         token = token_from_headers(authorization, cookie, insecure_cookies=self.insecure_cookies)
-        claims = await verify_with_service(self.verifier, token)
+        claims = await self.verifier.verify(token)  # a store outage: 503 (refusal_for)
         if claims.jkt is not None:
             raise DpopBoundTokenError()
         return claims
@@ -197,26 +195,9 @@ class OptionalToken(RequireToken):
 
     async def __call__(self, request: Request) -> AccessClaims | None:  # type: ignore[override]
         authorization, cookie = read_headers(request.scope)
-        if authorization is None and not has_access_cookie(cookie, self.insecure_cookies):
+        if not sends_credentials(authorization, cookie, self.insecure_cookies):
             return None
         return await super().__call__(request)
-
-
-async def verify_with_service(service: EmbeddedService, token: str) -> AccessClaims:
-    """``service.verify(token)``; a store that cannot answer is the app's
-    fault, so it is a 503 like stale revocations, never a 401."""
-    try:
-        return await service.verify(token)
-    except StoreUnavailableError as exc:
-        raise VerificationUnavailableError() from exc
-
-
-def has_access_cookie(cookie: str | None, insecure: bool) -> bool:
-    """Whether the ``Cookie`` header names an access cookie, whatever its
-    value (an oversized or empty one is refused, not anonymous)."""
-    names = (ACCESS_COOKIE, ACCESS_COOKIE_INSECURE) if insecure else (ACCESS_COOKIE,)
-    parts = (part.strip().partition("=")[0] for part in (cookie or "").split(";"))
-    return any(name in names for name in parts)
 
 
 def user_dependency(require: RequireToken, load: UserLoader) -> Callable[..., Awaitable[Any]]:

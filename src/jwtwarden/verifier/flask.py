@@ -71,9 +71,9 @@ from werkzeug.local import LocalProxy
 from ..clock import SystemClock
 from ..errors import ConfigurationError, JwtWardenError
 from ..tokens.access import AccessClaims
-from .credentials import refusal_for, uses_dpop
+from .credentials import refusal_for, sends_credentials, uses_dpop
 from .dpop import DpopGuard
-from .verifier import Verifier, credentials_from_headers, require_roles, verify_presented
+from .verifier import Verifier, require_roles, verify_presented
 
 __all__ = ["EmbeddedService", "JwtWarden", "create_session", "current_user", "require_token"]
 
@@ -171,15 +171,6 @@ class JwtWarden:
             insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
         )
 
-    def presented_token(self) -> str:
-        """The current request's access token (``Bearer``, ``DPoP`` or the
-        cookie); InvalidTokenError if none."""
-        return credentials_from_headers(
-            request.headers.get("Authorization"),
-            request.headers.get("Cookie"),
-            insecure_cookies=bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
-        )[1]
-
     def load_user(self) -> Any:
         """The current request's user (``None`` without claims, without a
         loader, or when the loader finds none), loaded once per request."""
@@ -211,8 +202,9 @@ def create_session(
     return service.start_session(user_id, roles=roles, claims=claims, ip=ip, user_agent=agent)
 
 
-#: The current request's user, from the :meth:`JwtWarden.user_loader`;
-#: ``None`` when there is no verified token or no such user.
+#: The current request's user, from the :meth:`JwtWarden.user_loader`. A
+#: proxy (Werkzeug's ``LocalProxy``), so it is never ``is None`` itself:
+#: test ``if not current_user`` (falsy without a verified token or a user).
 current_user: Any = LocalProxy(lambda: _extension().load_user())
 
 
@@ -227,9 +219,10 @@ def refusal_response(error: JwtWardenError) -> Response:
 def require_token(roles: Iterable[str] = (), *, optional: bool = False) -> Callable[[View], View]:
     """Decorate a view so it runs only for a valid token carrying every role
     in ``roles``, with the claims on ``flask.g.jwtwarden_claims``.
-    ``optional=True`` also runs it for a request that carries no token at
-    all, with ``g.jwtwarden_claims = None``; a token that is present is
-    checked as always.
+    ``optional=True`` also runs it for a request that sends no credential
+    at all (no ``Authorization`` header, no access cookie), with
+    ``g.jwtwarden_claims = None``; a credential that is sent is checked as
+    always, so a bad one is a 401, never "anonymous".
 
     Raises ``RuntimeError`` at request time if :class:`JwtWarden` was not
     initialised on the app.
@@ -242,11 +235,11 @@ def require_token(roles: Iterable[str] = (), *, optional: bool = False) -> Calla
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             extension = _extension()
-            try:
-                extension.presented_token()
-            except JwtWardenError as error:
-                if not optional:
-                    return refusal_response(error)
+            if optional and not sends_credentials(
+                request.headers.get("Authorization"),
+                request.headers.get("Cookie"),
+                bool(current_app.config["JWTWARDEN_INSECURE_COOKIES"]),
+            ):
                 g.jwtwarden_claims = None
                 return current_app.ensure_sync(view)(*args, **kwargs)
             try:
