@@ -49,7 +49,8 @@ WITH_OWN_KEY = """async ([auth, tokens]) => {
     },
   });
   let refresh;
-  try { await thief.refresh(); refresh = "refreshed"; } catch (e) { refresh = e.error ?? String(e); }
+  try { await thief.refresh(); refresh = "refreshed"; }
+  catch (e) { refresh = e.error ?? String(e); }
   return { me: me.status, refresh, jkt: await key.thumbprint() };
 }"""
 
