@@ -138,6 +138,16 @@ def model() -> tuple[list[Row], list[str]]:
     add("shards for CPU", f"{by_cpu} ({cpu_load:.1f} cores of Redis)", "model")
     add(f"shards for memory ({PLAN['node_memory_gib']} GiB nodes)", str(by_memory), "model")
     add("shards / nodes", f"{shards} / {shards * copies}", "model")
+    # Every revocation and the feed share one slot ({r}, docs/stores.md,
+    # "Cluster"): one shard's single thread takes them all, whatever the
+    # number of shards.
+    feed_slot = REVOCATIONS * ref["server_cpu_us_per_revocation"] / 1e6
+    feed_cap = 1e6 / ref["server_cpu_us_per_revocation"]
+    add(
+        "the revocation slot {r}: CPU at 5,000 revocations/s",
+        f"{feed_slot:.2f} cores of one shard (caps at {feed_cap:,.0f}/s)",
+        "model",
+    )
     rot_c, rot_s = cluster["rotations"], single["rotations"]
     add(
         "rotations/s, 1 client process: Cluster / single",
@@ -183,7 +193,16 @@ def model() -> tuple[list[Row], list[str]]:
         "Redis memory": by_memory,
     }
     binding = max(limits, key=limits.__getitem__)
+    slot_note = (
+        f"Revocations: the one revocation slot needs {feed_slot:.2f} cores of one "
+        f"single-threaded shard at {REVOCATIONS:,}/s, so it binds before anything else "
+        f"(it caps at {feed_cap:,.0f} revocations/s): the feed must be sharded, or a "
+        "revocation made cheaper, to reach the target."
+        if feed_slot > 1
+        else f"Revocations: the one revocation slot uses {feed_slot:.2f} of one shard's core."
+    )
     notes = [
+        slot_note,
         f"Store: {binding} binds first ({limits[binding]} shards, against "
         f"{min(limits.values())} for the other).",
         f"Fleet: the auth tier is the largest ({auth} cores of jwtwarden for "
