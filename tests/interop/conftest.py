@@ -12,6 +12,8 @@ import asyncio
 import base64
 import contextlib
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +107,27 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
 @pytest.fixture(params=ALGORITHMS)
 def server(request: pytest.FixtureRequest, servers: dict[str, Server]) -> Server:
     return servers[request.param]
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+def run_node_script(script: str, package: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Run ``tests/interop/node/<script>`` with ``request`` as JSON on its
+    stdin and return the JSON it prints; skip (a failure under ``CI=true``)
+    without node or without the locked ``package`` installed."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    if not (NODE_DIR / "node_modules" / package).is_dir():
+        pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
+    result = subprocess.run(
+        [node, script],
+        cwd=NODE_DIR,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))

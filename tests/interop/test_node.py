@@ -12,42 +12,16 @@ run by ``.ci/run``); without node or them the tests skip, which fails under
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from .conftest import ALGORITHMS, Server, resigned_garbage, tampered
-
-NODE_DIR = Path(__file__).parent / "node"
+from .conftest import ALGORITHMS, Server, resigned_garbage, run_node_script, tampered
 
 pytestmark = pytest.mark.node
 
 
 def run_node(server: Server, tokens: dict[str, str]) -> dict[str, dict[str, str]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    if not (NODE_DIR / "node_modules" / "jose").is_dir():
-        pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
-    request: dict[str, Any] = {
-        "metadata": server.metadata,
-        "audience": "jwtwarden",
-        "tokens": tokens,
-    }
-    result = subprocess.run(
-        [node, "verify.mjs"],
-        cwd=NODE_DIR,
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
+    request = {"metadata": server.metadata, "audience": "jwtwarden", "tokens": tokens}
+    return run_node_script("verify.mjs", "jose", request)
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)

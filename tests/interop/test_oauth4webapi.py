@@ -10,9 +10,6 @@ without node or it the tests skip, which fails under ``CI=true``.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +18,7 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, serving
 
-from .test_node import NODE_DIR
+from .conftest import run_node_script
 
 pytestmark = pytest.mark.node
 
@@ -36,23 +33,9 @@ def server(
 
 
 def run_client(url: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    if not (NODE_DIR / "node_modules" / "oauth4webapi").is_dir():
-        pytest.skip("tests/interop/node has no node_modules: run `npm ci` there")
     metadata = httpx.get(f"{url}/.well-known/oauth-authorization-server", timeout=10).json()
     request = {"metadata": metadata, "username": "alice", "password": PASSWORD}
-    result = subprocess.run(
-        [node, "dpop.mjs"],
-        cwd=NODE_DIR,
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
+    return run_node_script("dpop.mjs", "oauth4webapi", request)
 
 
 def test_oauth4webapi_logs_in_refreshes_and_calls_me_with_dpop(server: str) -> None:
