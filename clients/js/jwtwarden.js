@@ -207,6 +207,10 @@ export class JwtWardenClient {
   async _refreshShared() {
     const asked = this._now();
     const attempt = async () => {
+      // The lock and the other tab's announcement travel separately, and
+      // the lock can arrive first: yield once to the event loop so an
+      // announcement already delivered is read before deciding.
+      if (this._locks && this._channel) await delay(0);
       // Another tab refreshed while this one waited: its cookies are ours.
       if (this._heard !== null && this._heard.at >= asked) return this._outcome(this._heard.outcome);
       if (this._othersSince !== null && this._now() - this._othersSince < this.lockTimeout) {

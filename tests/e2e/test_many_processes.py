@@ -14,10 +14,11 @@ through a different process. Then:
   ``invalid_grant`` and the store has every session revoked;
 - **nothing lost**: every presentation has exactly one of those outcomes,
   and the counts add up;
-- **one revocation, everywhere**: a logout through one process is refused by
-  the other three at once (they share the store) and by a remote
-  ``Verifier`` following the feed of another process within the feed bound;
-  the propagation time is measured.
+- **one revocation, everywhere**: after a logout through one process the
+  other three refuse its refresh token at once (the store judges it) and its
+  access token within the feed bound (each checks access tokens against its
+  own copy of the feed), as does a remote ``Verifier`` following another
+  process's feed; both propagation times are measured.
 
 The size: ``JWTWARDEN_MANY_TOKENS`` (default 1,500, the CI run; the issue's
 10,000 takes about ten times as long). The store: ``postgres`` and ``redis``
@@ -266,9 +267,9 @@ async def _phase_two(url: str, strict: list[str], counts: dict) -> None:  # type
 
 
 def _one_revocation_everywhere(urls: list[str], creds: dict[str, str], counts: dict) -> None:  # type: ignore[type-arg]
-    """Log out through the first process; the other three refuse the access
-    token and the refresh token at once; a Verifier following the last
-    process's feed rejects the token within FEED_BOUND."""
+    """Log out through the first process; a Verifier following the last
+    process's feed rejects the access token within FEED_BOUND, and so do the
+    other three processes; they refuse the refresh token at once."""
     verifier = Verifier(
         issuer=ISSUER,
         audience="jwtwarden",
@@ -295,10 +296,19 @@ def _one_revocation_everywhere(urls: list[str], creds: dict[str, str], counts: d
             assert time.monotonic() - start < FEED_BOUND, "the feed missed its bound"
             time.sleep(0.001)  # waiting on another process, not on a time rule
         counts["feed_propagation_ms"] = round((time.monotonic() - start) * 1000, 1)
+        # Each process checks access tokens against its own view of the
+        # feed (DESIGN property 8), so the other three refuse the access
+        # token within the same bound, not at the logout's instant; the
+        # refresh token is judged by the store itself, so it is refused at once.
         refresh = {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+        lags = []
         for other in urls[1:]:
-            assert http.get(other + "/me", headers=bearer).status_code == 401
+            while http.get(other + "/me", headers=bearer).status_code != 401:
+                assert time.monotonic() - start < FEED_BOUND, f"{other} missed the feed bound"
+                time.sleep(0.001)  # waiting on another process, not on a time rule
+            lags.append(time.monotonic() - start)
             assert http.post(other + "/token", data=refresh).status_code == 400
+        counts["process_propagation_ms"] = round(max(lags) * 1000, 1)
     finally:
         http.close()
         verifier.close()
