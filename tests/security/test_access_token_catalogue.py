@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from jwtwarden import FrozenClock, TokenService
-from jwtwarden.errors import BadSignatureError, InvalidTokenError
+from jwtwarden import FrozenClock, TokenService, Verifier
+from jwtwarden.errors import BadSignatureError, ClaimsError, InvalidTokenError
 from jwtwarden.tokens.access import _ALGORITHMS  # the same PyJWT objects the server uses
 from tests.conftest import ServiceFactory
 
@@ -202,19 +202,40 @@ async def test_c6_malformed_json_behind_a_valid_signature(
     await refused(svc, sign_raw(svc, payload, b"{}"))
 
 
-@pytest.mark.xfail(
-    reason="D4: exp-iat is not bounded by the configured access-token lifetime (only the "
-    "signing key can mint such a token); the claim rules live in tokens/access.py (issue 10)",
-    strict=False,
-)
 async def test_d4_a_lifetime_longer_than_the_configured_one_is_refused(
     make_service: ServiceFactory,
 ) -> None:
+    """A genuine signature over ``exp - iat`` beyond the access-token
+    lifetime (300 s here) is refused by the service and by a Verifier told
+    the lifetime; exactly the lifetime is accepted. Such a token would
+    outlive the store's record of its revocation."""
     svc = await service(make_service)
     _, header, claims = await parts(svc)
-    token = sign_raw(
-        svc,
-        json.dumps(header).encode(),
-        json.dumps({**claims, "exp": claims["iat"] + 10 * 365 * 86400}).encode(),
+    ttl = int(svc.policy.access_ttl)
+    assert claims["exp"] - claims["iat"] == ttl
+
+    def lasting(seconds: int) -> str:
+        payload = {**claims, "exp": claims["iat"] + seconds}
+        return sign_raw(svc, json.dumps(header).encode(), json.dumps(payload).encode())
+
+    verifier = Verifier(
+        issuer=svc.policy.issuer,
+        audience=svc.policy.audience,
+        keys=svc.keys.ring.keys,
+        clock=svc.clock,
+        max_lifetime=ttl,
     )
-    await refused(svc, token)
+    for seconds in (ttl + 1, 10 * 365 * 86400):
+        error = await refused(svc, lasting(seconds))
+        assert isinstance(error, ClaimsError) and "lives longer" in str(error)
+        with pytest.raises(ClaimsError, match="lives longer"):
+            verifier.verify(lasting(seconds))
+    assert (await svc.verify(lasting(ttl))).sub == claims["sub"]
+    assert verifier.verify(lasting(ttl)).sub == claims["sub"]
+    # Without max_lifetime (the default) a Verifier cannot know the issuer's
+    # lifetime and judges exp alone.
+    lenient = Verifier(
+        issuer=svc.policy.issuer, audience=svc.policy.audience, keys=svc.keys.ring.keys,
+        clock=svc.clock,
+    )  # fmt: skip
+    assert lenient.verify(lasting(ttl + 1)).sub == claims["sub"]

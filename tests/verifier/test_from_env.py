@@ -71,6 +71,20 @@ def test_with_credentials_it_follows_the_feed() -> None:
         verifier.close()
 
 
+def test_the_issuers_access_ttl_bounds_a_tokens_lifetime() -> None:
+    env = {"JWTWARDEN_ISSUER": NOWHERE, "JWTWARDEN_REVOCATIONS": "off"}
+    verifier = Verifier.from_env({**env, "JWTWARDEN_ACCESS_TTL": "300"}, startup_timeout=0.1)
+    try:
+        assert verifier.max_lifetime == 300
+    finally:
+        verifier.close()
+    for bad in ("five", "0", "-1", "nan", "inf"):
+        with pytest.raises(ConfigurationError, match="JWTWARDEN_ACCESS_TTL is a positive"):
+            Verifier.from_env({**env, "JWTWARDEN_ACCESS_TTL": bad})
+    with pytest.raises(ConfigurationError, match="JWTWARDEN_MAX_STALENESS is a positive"):
+        Verifier.from_env({**env, "JWTWARDEN_MAX_STALENESS": "nan"})
+
+
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 

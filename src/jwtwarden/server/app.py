@@ -89,6 +89,7 @@ def create_app(
         leeway=service.policy.leeway,
         clock=service.clock,
         cache_size=SERVER_TOKEN_CACHE,
+        max_lifetime=service.policy.access_ttl,
     )
     ctx = Context(service, settings, cookies, proxies, metrics, follower, verifier)
     document = openapi_document({k: op for k, (_, op) in OPERATIONS.items()}, __version__)

@@ -240,6 +240,7 @@ class ServiceBase:
             now=now,
             leeway=self.policy.leeway,
             check_expiry=not allow_expired,
+            max_lifetime=self.policy.access_ttl,
         )
 
     def _judge(

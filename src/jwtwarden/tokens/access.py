@@ -311,10 +311,13 @@ def decode_access_token(
     now: float,
     leeway: float = 0.0,
     check_expiry: bool = True,
+    max_lifetime: float | None = None,
 ) -> AccessClaims:
     """Verify ``token`` and return its claims.
 
     ``find_key(kid)`` returns the key for a ``kid`` or ``None``.
+    ``max_lifetime`` (seconds) refuses a token whose ``exp − iat`` is longer
+    than the issuer's access tokens live (SECURITY.md D4).
 
     Raises :class:`~jwtwarden.errors.InvalidTokenError` subclasses:
     ``MalformedTokenError``, ``UnknownKeyError``, ``BadSignatureError``,
@@ -335,7 +338,13 @@ def decode_access_token(
     if not check_expiry:
         now = min(now, _float_claim(payload, "exp") - leeway - 1e-6)
     return _check_claims(
-        payload, payload_json, issuer=issuer, audience=audience, now=now, leeway=leeway
+        payload,
+        payload_json,
+        issuer=issuer,
+        audience=audience,
+        now=now,
+        leeway=leeway,
+        max_lifetime=max_lifetime,
     )
 
 
@@ -369,6 +378,7 @@ def _check_claims(
     audience: str,
     now: float,
     leeway: float,
+    max_lifetime: float | None,
 ) -> AccessClaims:
     sub, sid, jti = (_string(payload, name) for name in ("sub", "sid", "jti"))
     exp, iat, auth_time = (_number(payload, name) for name in ("exp", "iat", "auth_time"))
@@ -381,6 +391,12 @@ def _check_claims(
         raise ExpiredTokenError()
     if iat > now + leeway or auth_time > iat:
         raise ClaimsError("The access token was issued in the future.")
+    # Issued with exp = floor(now + ttl) and iat = floor(now), so a genuine
+    # token's span is at most ceil(ttl). A longer one outlives the store's
+    # revocation records (kept one access-token lifetime, DESIGN property 7):
+    # only a leaked signing key or a lowered ttl makes one, and both refuse.
+    if max_lifetime is not None and exp - iat > math.ceil(max_lifetime):
+        raise ClaimsError("The access token lives longer than this issuer's access tokens do.")
     auth_time = exact_auth_time(payload, auth_time)
     nbf = payload.get("nbf")
     if nbf is not None and (not _is_number(nbf) or nbf > now + leeway):

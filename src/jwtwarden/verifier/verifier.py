@@ -107,6 +107,12 @@ class Verifier:
     seen (~200 bytes each, so ~3.8 MiB by default; see
     :class:`~jwtwarden.verifier.dpop.ReplayCache`).
 
+    ``max_lifetime``: when set (to the issuer's ``JWTWARDEN_ACCESS_TTL``),
+    a token whose ``exp - iat`` is longer is refused with ``ClaimsError``:
+    the revocation feed forgets a revocation once the tokens it covered
+    have expired on the issuer's lifetime, so a longer-lived token could
+    outlive its revocation. Only the issuer's signing key can mint one.
+
     Raises :class:`~jwtwarden.errors.ConfigurationError` for both or neither
     of ``jwks_url`` and ``keys``, or a negative ``cache_size``.
     """
@@ -131,6 +137,7 @@ class Verifier:
         on_stale: Literal["reject", "allow"] = "reject",
         dpop_max_age: float = 60.0,
         dpop_replay_entries: int = DEFAULT_REPLAY_ENTRIES,
+        max_lifetime: float | None = None,
     ) -> None:
         if (jwks_url is None) == (keys is None):
             raise ConfigurationError("Give the verifier exactly one of jwks_url and keys.")
@@ -141,6 +148,8 @@ class Verifier:
             _require_module("httpx_sse", "Following the revocation feed")
         if cache_size < 0:
             raise ConfigurationError("cache_size must not be negative.")
+        if max_lifetime is not None and not (math.isfinite(max_lifetime) and max_lifetime > 0):
+            raise ConfigurationError("max_lifetime is a positive number of seconds.")
         if on_stale not in ("reject", "allow"):
             raise ConfigurationError('on_stale is "reject" or "allow".')
         self.issuer = issuer
@@ -154,6 +163,9 @@ class Verifier:
         #: The revocation feed keeping ``view`` current, if any.
         self.feed = _feed(feed, feed_credentials, self.view, clock)
         self.leeway = leeway
+        #: Refuse tokens whose ``exp - iat`` exceeds this (the issuer's
+        #: ``JWTWARDEN_ACCESS_TTL``), if set.
+        self.max_lifetime = max_lifetime
         self.clock: Clock = clock or SystemClock()
         self._keys = KeySet()
         self._cache = _VerifiedTokens(cache_size)
@@ -251,7 +263,9 @@ class Verifier:
         ``JWTWARDEN_CLIENT_ID``/``JWTWARDEN_CLIENT_SECRET`` (from ``jwtwarden
         clients add``; required unless ``JWTWARDEN_REVOCATIONS=off``),
         ``JWTWARDEN_MAX_STALENESS`` (seconds of feed silence before tokens
-        are answered 503; default 10). Keyword arguments win."""
+        are answered 503; default 10), ``JWTWARDEN_ACCESS_TTL`` (the
+        issuer's access-token lifetime, as the server reads it: longer-lived
+        tokens are refused; unset, not checked). Keyword arguments win."""
         env = os.environ if environ is None else environ
         options: dict[str, Any] = {
             "audience": env.get("JWTWARDEN_AUDIENCE", "jwtwarden"),
@@ -259,13 +273,18 @@ class Verifier:
             "client_secret": env.get("JWTWARDEN_CLIENT_SECRET") or None,
             "revocations": env.get("JWTWARDEN_REVOCATIONS", "on").strip().lower() or "on",
         }
-        if env.get("JWTWARDEN_MAX_STALENESS"):
-            try:
-                options["max_staleness"] = float(env["JWTWARDEN_MAX_STALENESS"])
-            except ValueError:
-                raise ConfigurationError(
-                    "JWTWARDEN_MAX_STALENESS is a number of seconds."
-                ) from None
+        for name, option in (
+            ("JWTWARDEN_MAX_STALENESS", "max_staleness"),
+            ("JWTWARDEN_ACCESS_TTL", "max_lifetime"),
+        ):
+            if env.get(name):
+                try:
+                    seconds = float(env[name])
+                except ValueError:
+                    seconds = math.nan
+                if not (math.isfinite(seconds) and seconds > 0):
+                    raise ConfigurationError(f"{name} is a positive number of seconds.")
+                options[option] = seconds
         options.update(overrides)
         issuer = options.pop("issuer", None) or env.get("JWTWARDEN_ISSUER", "http://127.0.0.1:8000")
         return cls.from_server(issuer, **options)
@@ -439,6 +458,7 @@ class Verifier:
                 audience=self.audience,
                 now=now,
                 leeway=self.leeway,
+                max_lifetime=self.max_lifetime,
             )
         except UnknownKeyError:
             # A kid we do not hold while the JWKS cannot be fetched: maybe a
