@@ -94,6 +94,10 @@ export interface VerifierOptions {
   jwks?: { keys: unknown[] };
   /** Clock leeway in seconds for `exp`, `nbf` and a future `iat` (default 0). */
   leeway?: number;
+  /** The issuer's access-token lifetime (its `JWTWARDEN_ACCESS_TTL`): a token
+   * whose `exp - iat` is longer is refused, since it would outlive the feed's
+   * record of its revocation. Unset (the default): `exp` alone is judged. */
+  maxLifetime?: number;
   /** Seconds since the epoch (default `Date.now() / 1000`). */
   clock?: Clock;
   /** Verified tokens remembered (least recently used out first); 0 disables. */
@@ -141,6 +145,7 @@ export class Verifier {
   feed: RevocationFeed | null = null;
   readonly maxStaleness: number;
   readonly leeway: number;
+  readonly maxLifetime: number | null;
   readonly keys: KeySet;
   /** Tokens accepted while revocations were stale (`onStale` allowed them):
    * what an operator who chose to fail open should alert on. */
@@ -181,6 +186,10 @@ export class Verifier {
     else if (onStale === "reject" || onStale === "allow") this.onStale = () => onStale;
     else throw new ConfigurationError('onStale is "reject", "allow" or a function.');
     this.leeway = options.leeway ?? 0;
+    this.maxLifetime = options.maxLifetime ?? null;
+    if (this.maxLifetime !== null && !(this.maxLifetime > 0 && Number.isFinite(this.maxLifetime))) {
+      throw new ConfigurationError("maxLifetime must be a positive number of seconds.");
+    }
     this.clock = options.clock ?? (() => Date.now() / 1000);
     this.cacheSize = options.cacheSize ?? 10_000;
     if (!(this.cacheSize >= 0)) throw new ConfigurationError("cacheSize must not be negative.");
@@ -331,6 +340,7 @@ export class Verifier {
       audience: this.audience,
       now,
       leeway: this.leeway,
+      maxLifetime: this.maxLifetime,
     });
   }
 
@@ -505,7 +515,7 @@ function exactAuthTimeOf(payload: Record<string, unknown>, authTime: number): nu
 /** The claim rules of the Python `_check_claims`, in the same order. */
 export function checkClaims(
   payload: Record<string, unknown>,
-  options: { issuer: string; audience: string; now: number; leeway: number },
+  options: { issuer: string; audience: string; now: number; leeway: number; maxLifetime?: number | null },
 ): AccessClaims {
   const sub = stringClaim(payload, "sub");
   const sid = stringClaim(payload, "sid");
@@ -521,6 +531,11 @@ export function checkClaims(
   }
   if (now >= exp + leeway) throw new ExpiredTokenError();
   if (iat > now + leeway || authTime > iat) throw new ClaimsError("The access token was issued in the future.");
+  // Issued with exp = floor(now + ttl), iat = floor(now): a genuine span is at most ceil(ttl).
+  const { maxLifetime } = options;
+  if (maxLifetime != null && exp - iat > Math.ceil(maxLifetime)) {
+    throw new ClaimsError("The access token lives longer than this issuer's access tokens do.");
+  }
   const exactAuthTime = exactAuthTimeOf(payload, authTime);
   const nbf = payload["nbf"];
   if (nbf !== undefined && nbf !== null && (!isNumericDate(nbf) || nbf > now + leeway)) {

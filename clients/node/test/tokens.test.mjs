@@ -192,3 +192,24 @@ test("an unknown kid refetches the JWKS, at most once per interval", async () =>
   assert.equal(fetches, 2, "made-up kids cost no request within the interval");
   await local.close();
 });
+
+test("maxLifetime: a token living longer than the issuer's tokens do is refused; unset, exp alone is judged", async () => {
+  const bounded = createVerifier({
+    issuer: ISS, audience: "jwtwarden", revocations: false, jwks, clock: () => now, maxLifetime: 300,
+  });
+  await bounded.ready();
+  const lasting = (seconds) => sign(claims({ iat: NOW - 2, auth_time: NOW - 10, exp: NOW - 2 + seconds }));
+  const kind = async (v, token) => v.verify(token).then(() => "accepted", (error) => error.kind);
+  assert.equal(await kind(bounded, await lasting(300)), "accepted");
+  for (const seconds of [301, 10 * 365 * 86400]) {
+    const token = await lasting(seconds);
+    assert.equal(await kind(bounded, token), "Claims");
+    assert.equal(await kind(verifier, token), "accepted");
+  }
+  for (const bad of [0, -1, Number.NaN, Infinity, "300"]) {
+    assert.throws(
+      () => createVerifier({ issuer: ISS, audience: "jwtwarden", revocations: false, jwks, maxLifetime: bad }),
+      /maxLifetime/,
+    );
+  }
+});
