@@ -178,10 +178,14 @@ def test_theft_revokes_the_session_and_the_owner_is_told(browsing: Browsing, sho
     b = browsing.page(thief)
     b.wait_for_selector('body[data-state="signed-in"]')
     reuse = server.metric(REUSE)
-    # Both refresh: the owner twice (its copy is now two generations on), the
-    # thief with the copy: genuine, spent, outside the grace window's reach.
-    assert a.evaluate("jwtwarden.refresh()") == "refreshed"
-    assert a.evaluate("jwtwarden.refresh()") == "refreshed"
+    # Both refresh: the owner three times, the thief with the copy: genuine,
+    # spent, outside the grace window's reach. Three, not two: on a loaded
+    # machine the thief's page may pass the token's last quarter (of 3 s)
+    # while it loads and refresh once itself; the owner's first refresh is
+    # then a grace answer, and two more still leave the thief's generation
+    # two behind.
+    for _ in range(3):
+        assert a.evaluate("jwtwarden.refresh()") == "refreshed"
     outcome = b.evaluate("jwtwarden.refresh().then(String, (e) => e.reason)")
     assert outcome == "theft"
     assert server.metric(REUSE) == reuse + 1
