@@ -123,10 +123,7 @@ def check_presentation(
     under ``DPoP``, and InvalidDpopProofError for a bad or replayed proof.
     """
     if scheme == "bearer":
-        if jkt is not None:
-            # RFC 9449 §7.2: a bound token as Bearer is a stolen one, or a
-            # client that forgot its key; either way it opens nothing.
-            raise DpopBoundTokenError()
+        check_bearer(jkt)
         return
     if jkt is None:
         raise InvalidTokenError("This access token is not DPoP-bound: send it as Bearer.")
@@ -139,6 +136,16 @@ def check_presentation(
         checked.replay_key, iat=checked.iat, until=checked.replay_until, now=now
     ):
         raise InvalidDpopProofError("The DPoP proof has been used already.")
+
+
+def check_bearer(jkt: str | None) -> None:
+    """A token presented as Bearer (or in the cookie) must not be bound.
+
+    RFC 9449 §7.2: a bound token as Bearer is a stolen one, or a client that
+    forgot its key; either way it opens nothing (DpopBoundTokenError).
+    """
+    if jkt is not None:
+        raise DpopBoundTokenError()
 
 
 class DpopGuard:
@@ -165,6 +172,9 @@ class DpopGuard:
         self, *, scheme: str, token: str, jkt: str | None, proof: str | None, method: str, uri: str
     ) -> None:
         """See :func:`check_presentation`."""
+        if scheme == "bearer":  # no clock read: the usual request stays cheap
+            check_bearer(jkt)
+            return
         check_presentation(
             scheme=scheme,
             token=token,
