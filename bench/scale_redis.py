@@ -56,6 +56,7 @@ from tests.stores.throwaway import ThrowawayRedis  # noqa: E402
 from jwtwarden.core.users import User  # noqa: E402
 from jwtwarden.stores import open_store  # noqa: E402
 from jwtwarden.stores.redis import RedisStore  # noqa: E402
+from jwtwarden.stores.redis.connection import _sources  # noqa: E402
 from jwtwarden.stores.redis.keys import Keys  # noqa: E402
 from jwtwarden.tokens.refresh import new_salt, new_sid  # noqa: E402
 
@@ -65,6 +66,10 @@ REFRESHES = 2000
 USERS = 1000
 #: Sessions cloned per ``redis-cli --pipe`` batch (tens of MB of commands).
 CHUNK = 100_000
+#: Revocations in flight in the concurrent round.
+CONCURRENCY = 32
+#: Seconds of each round of :func:`revocation_step`.
+STEP_SECONDS = 3.0
 ROUNDS = 3
 
 
@@ -112,7 +117,7 @@ async def rotations(url: str, tmp: Path) -> dict[str, float]:
     return out
 
 
-async def per_refresh(url: str, clients: list[redis.Redis], tmp: Path) -> dict[str, float]:
+async def per_refresh(url: str, clients: list[redis.Redis], tmp: Path) -> dict[str, object]:
     svc = service(f"{url}{'&' if '?' in url else '?'}prefix=cmd", tmp / "cmd.keys")
     await svc.start()
     await svc.create_user("alice", PASSWORD)
@@ -132,10 +137,15 @@ async def per_refresh(url: str, clients: list[redis.Redis], tmp: Path) -> dict[s
     bytes_out = total(clients, "stats", "total_net_output_bytes") - before_out
     repl = total(clients, "stats", "total_net_repl_output_bytes") - before_repl
     revocation = await per_revocation(svc, clients)
+    store = svc.store
+    assert isinstance(store, RedisStore)
+    saturated = await revocation_step(clients, store._keys.feed, wait=store._keys.cluster)
     await svc.close()
     return {
         "server_cpu_us_per_refresh": spent / REFRESHES * 1e6,
         **revocation,
+        "revocation_slot_saturated": saturated,
+        "revocation_slot_cap_per_second": saturated["cap_per_second"],
         "commands_per_refresh": sum(counted.values()) / REFRESHES,
         "commands": {k: round(v / REFRESHES, 3) for k, v in sorted(counted.items())},
         "client_bytes_in_per_refresh": bytes_in / REFRESHES,
@@ -152,24 +162,149 @@ def total_cpu(clients: list[redis.Redis]) -> float:
     )
 
 
-async def per_revocation(svc: TokenService, clients: list[redis.Redis]) -> dict[str, float]:
+async def per_revocation(svc: TokenService, clients: list[redis.Redis]) -> dict[str, object]:
     """Server CPU and commands per session revocation (``revoke_session``,
-    what a logout and a reuse do to the store, its feed event included)."""
-    store, now = svc.store, time.time_ns() // 1000 / 1e6
-    user = await store.find_user("alice")
-    assert user is not None
-    sessions = [a_session(user.sub, now) for _ in range(REFRESHES)]
-    for session in sessions:
-        await store.create_session(session)
-    for client in clients:
-        client.config_resetstat()
-    cpu = total_cpu(clients)
-    for session in sessions:
-        await store.revoke_session(session.sid, now, "logout")
-    spent = total_cpu(clients) - cpu
+    what a logout and a reuse do to the store, its feed event included):
+    over all primaries (``server_cpu_us_per_revocation``, as before) and split
+    by node, since on Cluster only part of it lands on the primary serving
+    ``{r}``, the one that cannot scale out. One caller at a time, then
+    CONCURRENCY revocations in flight (what a busy server sends)."""
+    store = svc.store
+    assert isinstance(store, RedisStore)
+    route = Router(clients)
+    slot_node = route(store._keys.feed.encode())
+    # On Cluster the sessions' user lives off the feed's primary, as nearly
+    # every user does once there are several shards.
+    sub = str(uuid.uuid4())
+    while len(clients) > 1 and route(store._keys.user(sub).encode()) is slot_node:
+        sub = str(uuid.uuid4())
+    user = User(sub, f"revoker-{sub}", "h", (), time.time())
+    await store.create_user(user)
+    out: dict[str, object] = {}
+    for label, in_flight in (("", 1), ("concurrent_", CONCURRENCY)):
+        now = time.time_ns() // 1000 / 1e6
+        sessions = [a_session(user.sub, now) for _ in range(REFRESHES)]
+        for start in range(0, REFRESHES, 100):
+            await asyncio.gather(*(store.create_session(s) for s in sessions[start : start + 100]))
+        idle = idle_cpu(clients)
+        for client in clients:
+            client.config_resetstat()
+        before = [node_cpu(c) for c in clients]
+        started = time.monotonic()
+        for start in range(0, REFRESHES, in_flight):
+            batch = sessions[start : start + in_flight]
+            await asyncio.gather(*(store.revoke_session(s.sid, now, "logout") for s in batch))
+        took = time.monotonic() - started
+        spent = [node_cpu(c)[i] - before[n][i] for n, c in enumerate(clients) for i in (0, 1)]
+        main = {id(c): spent[2 * n + 1] for n, c in enumerate(clients)}
+        background = {id(c): idle[n] * took for n, c in enumerate(clients)}
+        on_slot = (main[id(slot_node)] - background[id(slot_node)]) / REFRESHES * 1e6
+        elsewhere = sum(main[k] - background[k] for k in main if k != id(slot_node))
+        out |= {
+            f"{label}server_cpu_us_per_revocation": sum(spent[::2]) / REFRESHES * 1e6,
+            f"{label}revocations_per_second": REFRESHES / took,
+            f"{label}idle_cpu_us_per_revocation": sum(background.values()) / REFRESHES * 1e6,
+            f"{label}revocation_slot_cpu_us_per_revocation": on_slot,
+            f"{label}other_primaries_cpu_us_per_revocation": elsewhere / REFRESHES * 1e6,
+            f"{label}revocation_slot_commands_usec": usec(slot_node, REFRESHES),
+        }
+        if not label:
+            out["commands_per_revocation"] = sum(calls(clients).values()) / REFRESHES
+    return out
+
+
+async def revocation_step(clients: list[redis.Redis], feed: str, wait: bool) -> dict[str, float]:
+    """The part of a revocation that lands on the node serving the feed, as
+    the store sends it (``scripts/revoked.lua``, then on Cluster ``WAIT 1``
+    in the same round trip, connection.py ``_on_node``), from CONCURRENCY
+    connections for STEP_SECONDS, three rounds: the rate reached and that
+    node's main-thread CPU per step, the figure that caps revocations
+    there. Raw RESP on asyncio streams: through the store, Python tops out
+    near 500 revocations/s here, far below what the node can take."""
+    node = Router(clients)(feed.encode())
+    port = int(node.connection_pool.connection_kwargs["port"])
+    sha = node.script_load(_sources()["revoked"])
+    prefix = feed.removesuffix(":x")  # P:{r} on Cluster: the same slot
+    rounds = []
+    for i in range(ROUNDS):
+        keys = [f"{prefix}:cap{i}:rv".encode(), f"{prefix}:cap{i}:x".encode()]
+        node.config_resetstat()
+        cpu = node_cpu(node)[1]
+        started = time.monotonic()
+        stop = started + STEP_SECONDS
+        done = await asyncio.gather(
+            *(
+                _steps(port, [b"EVALSHA", sha.encode(), b"2", *keys], wait, stop)
+                for _ in range(CONCURRENCY)
+            )
+        )
+        took, n = time.monotonic() - started, sum(done)
+        stats = node.info("commandstats")
+        rounds.append(
+            {
+                "steps_per_second": n / took,
+                "main_thread_cpu_us_per_step": (node_cpu(node)[1] - cpu) / n * 1e6,
+                "evalsha_usec_per_step": float(stats["cmdstat_evalsha"]["usec"]) / n,
+                "wait_usec_per_step": float(stats.get("cmdstat_wait", {}).get("usec", 0)) / n,
+            }
+        )
+        node.delete(*keys)
+    out = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    out["cap_per_second"] = 1e6 / out["main_thread_cpu_us_per_step"]
+    return out
+
+
+async def _steps(port: int, script: list[bytes], wait: bool, stop: float) -> int:
+    """One connection's revocation steps until ``stop``: fresh sids, one
+    round trip each (EVALSHA and, if ``wait``, WAIT pipelined)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    n, now = 0, repr(time.time()).encode()
+    while time.monotonic() < stop:
+        sent = resp([*script, new_sid().encode(), now, b"300000"])
+        if wait:
+            sent += resp([b"WAIT", b"1", b"1000"])
+        writer.write(sent)
+        for _ in range(2 if wait else 1):
+            reply = await reader.readline()
+            assert reply.startswith(b":"), reply
+        n += 1
+    writer.close()
+    await writer.wait_closed()
+    return n
+
+
+def resp(command: list[bytes]) -> bytes:
+    """One command in the Redis protocol (a RESP2 array of bulk strings)."""
+    return b"*%d\r\n" % len(command) + b"".join(_bulk(arg) for arg in command)
+
+
+def node_cpu(client: redis.Redis) -> tuple[float, float]:
+    """A node's CPU seconds, user and system: all threads, then its main
+    thread (the one that runs every command and script)."""
+    cpu = client.info("cpu")
+    total = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    return total, float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])
+
+
+def idle_cpu(clients: list[redis.Redis], seconds: float = 2.0) -> list[float]:
+    """Each node's main-thread CPU per second while nothing is sent to it
+    (its timers and, on Cluster, the bus's gossip): subtracted from the
+    revocations' share."""
+    before = [node_cpu(c)[1] for c in clients]
+    time.sleep(seconds)
+    return [(node_cpu(c)[1] - b) / seconds for c, b in zip(clients, before, strict=True)]
+
+
+def usec(client: redis.Redis, n: int) -> dict[str, float]:
+    """``INFO commandstats`` microseconds per revocation, by command, on one
+    node (commands a script runs are counted under their own names too, so
+    the ``evalsha`` figure includes them)."""
+    found = {
+        name.removeprefix("cmdstat_"): float(stats["usec"]) / n
+        for name, stats in client.info("commandstats").items()
+    }
     return {
-        "server_cpu_us_per_revocation": spent / REFRESHES * 1e6,
-        "commands_per_revocation": sum(calls(clients).values()) / REFRESHES,
+        k: round(v, 2) for k, v in sorted(found.items()) if k not in ("info", "config|resetstat")
     }
 
 
@@ -391,10 +526,15 @@ async def main(sessions: int) -> None:
     }
     with tempfile.TemporaryDirectory() as tmp, servers() as found:
         for kind, (url, clients) in found.items():
+            # Key files of their own per server: one bound to the other
+            # server's epoch made the second store report a data loss (a
+            # store cutoff at once) in earlier runs.
+            here = Path(tmp) / kind
+            here.mkdir()
             print(f"{kind}: rotations", file=sys.stderr, flush=True)
-            got: dict[str, object] = {"rotations": await rotations(url, Path(tmp))}
+            got: dict[str, object] = {"rotations": await rotations(url, here)}
             print(f"{kind}: commands per refresh", file=sys.stderr, flush=True)
-            got["per_refresh"] = await per_refresh(url, clients, Path(tmp))
+            got["per_refresh"] = await per_refresh(url, clients, here)
             print(f"{kind}: {sessions:,} sessions", file=sys.stderr, flush=True)
             got["memory"] = await bytes_per_session(url, clients, sessions)
             got["nodes"] = len(clients)
