@@ -1,6 +1,6 @@
 """Capacity constants of the Redis store, single node and Cluster in one run
 (issue 13, part 3). Run: ``python bench/scale_redis.py [SESSIONS]``
-(default 1,000,000; about 10 min on this machine). It starts its own servers
+(default 1,000,000; about 15 min on this machine). It starts its own servers
 and removes them: a throwaway ``redis-server`` on a free loopback port and a
 6-node throwaway Cluster (tests/stores/cluster.py), never the shared 6379,
 since it resets their statistics.
@@ -14,10 +14,20 @@ On each, in this order:
   refreshes through the service, then the ``INFO commandstats`` calls and
   the ``INFO stats`` client bytes in and out (replication bytes apart),
   summed over the primaries;
+- CPU per revocation (``revoke_session``): summed over the primaries, and
+  split into the primary serving the feed (``{r}`` on Cluster, the one that
+  does not scale out) and the others, one at a time and CONCURRENCY in
+  flight; then the feed primary's part alone at saturation
+  (:func:`revocation_step`), which bounds revocations/s;
 - bytes per session: ``used_memory`` summed over the primaries, before and
-  after SESSIONS sessions (1,000 users) made through the store's own
-  ``create_session``, so the layout is the real one (session hash, the
-  user's index entry and, on Cluster, the sid pointer).
+  after SESSIONS sessions (USERS users): USERS made through the store's own
+  ``create_session``, the rest cloned from them with fresh sids and salts in
+  bulk (``redis-cli --pipe``, one stream per primary), so the layout is the
+  real one (session hash and TTL, the user's index entry and, on Cluster,
+  the sid pointer and TTL); a clone is checked against its original and
+  read and rotated through the store;
+- on one node, one ``purge_expired`` of a feed holding one horizon of
+  events at FEED_RATE revocations/s (:func:`feed_purge`).
 
 Writes ``bench/results/scale_redis.json`` for ``bench/capacity.py``. The
 machine is shared and noisy: each rate is a median of three rounds.
@@ -43,7 +53,7 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
-from jwtwarden import TokenService
+from jwtwarden import Policy, TokenService
 from stores import a_session, bench_service, redis_baseline, service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +80,8 @@ CHUNK = 100_000
 CONCURRENCY = 32
 #: Seconds of each round of :func:`revocation_step`.
 STEP_SECONDS = 3.0
+#: The revocation rate whose feed :func:`feed_purge` purges (issue 13's target).
+FEED_RATE = 5000
 ROUNDS = 3
 
 
@@ -110,7 +122,10 @@ async def rotations(url: str, tmp: Path) -> dict[str, float]:
     rounds = []
     for i in range(ROUNDS):
         prefixed = f"{url}{'&' if '?' in url else '?'}prefix=rot{i}"
-        rounds.append(await bench_service("redis", prefixed, tmp))
+        # A key file per round: each round's store is a new one, and a ring
+        # bound to the last round's epoch made it report a data loss.
+        (tmp / f"rot{i}").mkdir()
+        rounds.append(await bench_service("redis", prefixed, tmp / f"rot{i}"))
     out = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     if url.startswith("redis://"):
         out["PING/s"] = statistics.median([await redis_baseline(url) for _ in range(ROUNDS)])
@@ -517,6 +532,40 @@ async def check_clone(url: str, sid: str, template: Template) -> None:
     await store.close()
 
 
+async def feed_purge(url: str, clients: list[redis.Redis]) -> dict[str, float]:
+    """One ``purge_expired`` on a feed holding one horizon of events at
+    FEED_RATE revocations/s, the oldest purge interval's worth of them dead
+    (what each purge finds): the node's main-thread CPU and the caller's CPU
+    and wall time; then a second purge, finding nothing dead. The events are
+    written as ``revoked.lua`` writes them, in bulk (``redis-cli --pipe``)."""
+    policy = Policy()
+    events = int(FEED_RATE * policy.revocation_horizon)
+    dead = int(FEED_RATE * policy.purge_interval)
+    store = RedisStore(f"{url}{'&' if '?' in url else '?'}prefix=purge", policy=policy)
+    now = time.time()
+    feed = store._keys.feed.encode()
+    for start in range(0, events, CHUNK):
+        data = bytearray()
+        for i in range(start, min(events, start + CHUNK)):
+            at = repr(now - policy.revocation_horizon - 1 if i < dead else now).encode()
+            sid = new_sid().encode()
+            data += resp([b"XADD", feed, b"*", b"k", b"sid", b"i", sid, b"a", at])
+        pipe_in(clients[0], bytes(data), min(events, start + CHUNK) - start)
+    out: dict[str, float] = {"events": events, "dead": dead}
+    for label in ("", "nothing_dead_"):
+        cpu, caller, started = node_cpu(clients[0])[1], time.process_time(), time.monotonic()
+        deleted = await store.purge_expired(now, policy)
+        out |= {
+            f"{label}deleted": deleted,
+            f"{label}redis_main_thread_cpu_s": node_cpu(clients[0])[1] - cpu,
+            f"{label}caller_cpu_s": time.process_time() - caller,
+            f"{label}wall_s": time.monotonic() - started,
+        }
+    clients[0].delete(feed)
+    await store.close()
+    return out
+
+
 async def main(sessions: int) -> None:
     results: dict[str, object] = {
         "benchmark": "bench/scale_redis.py",
@@ -537,6 +586,9 @@ async def main(sessions: int) -> None:
             got["per_refresh"] = await per_refresh(url, clients, here)
             print(f"{kind}: {sessions:,} sessions", file=sys.stderr, flush=True)
             got["memory"] = await bytes_per_session(url, clients, sessions)
+            if kind == "redis":  # the same steps as on the {r} primary
+                print(f"{kind}: feed purge", file=sys.stderr, flush=True)
+                got["feed_purge"] = await feed_purge(url, clients)
             got["nodes"] = len(clients)
             results[kind] = got
     RESULTS.mkdir(exist_ok=True)
