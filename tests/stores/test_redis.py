@@ -391,6 +391,25 @@ async def test_purge_trims_the_feed_by_each_events_own_expiry(
     assert event.key == "next"
 
 
+async def test_the_feed_purge_stops_at_a_page_of_live_events_and_takes_the_rest_later(
+    store: RedisStore, admin: redis.Redis
+) -> None:
+    # A whole page of live events ends the walk (feed.purge): a dead event
+    # behind them is skipped by readers and purged once they die.
+    for start in range(0, 1000, 100):
+        await asyncio.gather(
+            *(store.deny_jti(f"live{i}", T + 1000) for i in range(start, start + 100))
+        )
+    await store.deny_jti("short", T + 10)
+    feed = store._key("x")
+    await store.purge_expired(T + H + 1, POLICY)
+    assert admin.xlen(feed) == 1001
+    events = await store.revocation_changes(None, T + H + 1, H, limit=2000)
+    assert len(events) == 1000 and "short" not in {e.key for e in events}
+    await store.purge_expired(T + 1000, POLICY)
+    assert admin.xlen(feed) == 0
+
+
 async def test_the_feed_pages_past_dead_events(store: RedisStore) -> None:
     for i in range(1500):
         await store.deny_jti(f"dead{i}", T + 1)

@@ -76,18 +76,27 @@ async def wait(connector: Connector, feed: str, after: str | None, timeout: floa
 
 
 async def purge(conn: Conn, feed: str, now: float, horizon: float) -> int:
-    """XDEL every event past its own forget_at, a page at a time. The feed
-    holds only what a verifier's view holds (and what died since the last
-    purge), so the walk is as bounded as the view. Stream IDs are server time
-    while ``now`` is the caller's, so neither ``MINID`` nor ``MAXLEN`` can
-    trim by age."""
+    """XDEL every event past its own forget_at, a page at a time from the
+    oldest, up to the first page in which none is dead. Stream IDs are server
+    time while ``now`` is the caller's, so neither ``MINID`` nor ``MAXLEN``
+    can trim by age.
+
+    Events die roughly in feed order (each within one horizon of being
+    written), so the dead are in front. Walking on past a page of live ones
+    would read the rest of the stream for nothing but a short-lived denied
+    jti behind them, which reads skip anyway and which this walk reaches
+    once the events before it die, within one horizon: the feed stays
+    bounded by what a verifier's view holds. Measured (1,500,000 live
+    events, one horizon at 5,000 revocations/s): the full walk cost the
+    feed's primary 2.0 s of its main thread and the caller 21 s of CPU per
+    purge, 68-79 s of wall time against a 60 s purge interval."""
     start, deleted = "-", 0
     while True:
         page = await _xrange(conn, feed, start)
         dead = [i for i, f in page if event_of(i, f, horizon).forget_at <= now]
         if dead:
             deleted += int(await conn.redis.xdel(feed, *dead))
-        if len(page) < _PAGE:
+        if len(page) < _PAGE or not dead:
             return deleted
         start = f"({page[-1][0].decode()}"
 
