@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
@@ -309,6 +309,38 @@ async def test_an_unreachable_server_raises_store_unavailable(kind: str) -> None
     else:
         with silent_port() as port:
             await check(port)
+
+
+async def test_a_driver_tripping_over_a_torn_down_connection_is_unavailable_not_a_crash(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py can raise AttributeError on a connection closed under it
+    (seen in a Cluster failover: its writer is None); that is the store
+    being unreachable (503), not a 500. Our own AttributeErrors still raise."""
+    from redis.asyncio.connection import Connection
+
+    user, session = await user_with_session(store)
+    original = Connection._send_packed_command
+
+    async def torn_down(self: Connection, command: Any) -> None:
+        writer, self._writer = self._writer, None  # what a concurrent disconnect leaves
+        if writer is not None:
+            writer.close()
+        await original(self, command)
+
+    monkeypatch.setattr(Connection, "_send_packed_command", torn_down)
+    with pytest.raises(StoreUnavailableError) as refused:
+        await store.revoke_session(session.sid, T, "logout")
+    assert "connection lost" in str(refused.value.detail)
+    monkeypatch.undo()
+    found = await store.get_session(session.sid)  # the next call reconnects
+    assert found is not None and found[0].revoked_at is None
+
+    async def ours(conn: Any) -> None:
+        raise AttributeError("a bug of ours")
+
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        await store._conn.run(ours)
 
 
 def kill_clients(admin: redis.Redis, name: str) -> int:

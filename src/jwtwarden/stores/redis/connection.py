@@ -25,8 +25,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
 from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode, PipelineCommand
 from redis.asyncio.retry import Retry
@@ -81,6 +83,20 @@ class Conn:
 
     redis: Any  # Redis or RedisCluster: the commands the store uses are common
     scripts: Scripts
+
+
+_DRIVER_DIR = Path(redis.__file__).resolve().parent
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside redis-py's own code (its innermost
+    frame is in the redis package)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_DRIVER_DIR)
 
 
 class _NotReplicated(Exception):
@@ -172,6 +188,17 @@ class Connector:
             if conn is not None and isinstance(conn.redis, RedisCluster):
                 await self._rediscover(conn.redis)
             raise StoreUnavailableError(detail=f"redis: {_describe(exc)}") from exc
+        except (AttributeError, TypeError) as exc:
+            if not _raised_by_driver(exc):
+                raise  # our own bug: not to be hidden as an outage
+            # redis-py can trip over a connection torn down under it (seen
+            # in a Cluster failover: "'NoneType' object has no attribute
+            # 'writelines'" from a writer closed by a concurrent
+            # disconnect): the server is unreachable for this call, not a 500.
+            if conn is not None and isinstance(conn.redis, RedisCluster):
+                await self._rediscover(conn.redis)
+            detail = f"redis: connection lost ({_describe(exc)})"
+            raise StoreUnavailableError(detail=detail) from exc
 
     async def _rediscover(self, client: RedisCluster) -> None:
         """Re-read the slot map after a failure, at most every 100 ms: a
