@@ -30,7 +30,11 @@ delivered per second (summed over followers), server CPU per delivered
 event, propagation p50/p99 over (sampled follower, revocation) pairs and to
 every sampled follower, lost, duplicated and re-snapshotted followers, and
 the followers' own core share (when it nears 1, core 1 bounds the figures).
-The sweep stops after the first rate at which the server's core saturates.
+The sweep stops after the first rate at which the server falls behind (a
+follower short of events DRAIN seconds after the revoker stopped, or sent a
+fresh snapshot) or takes SATURATED of its core. On a shared machine the
+server's core share can stay well below 1 while it falls behind: other
+processes take core 0 too, so read the two together.
 
 Writes ``bench/results/scale_followers.json`` for ``bench/capacity.py``.
 """
@@ -57,6 +61,8 @@ from scale_redis import machine
 from tests.stores.throwaway import ThrowawayRedis  # noqa: E402  (ROOT on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The throwaway redis-server's pid, once started.
+REDIS_PID: list[int] = [0]
 CLIENTS = 4
 SAMPLE_EVERY = 10
 SECONDS = 6.0
@@ -65,6 +71,9 @@ PREFILL = 10_500
 DRAIN = 15.0
 #: The server's core share at which the sweep stops going higher.
 SATURATED = 0.85
+#: The model's revocation rate (bench/capacity.py), and the follower counts
+#: tried at it.
+TARGET_RATE = 5_000.0
 #: How long a denied test jti stays in the view (short: the view stays small).
 FORGET_AFTER = 20.0
 
@@ -143,11 +152,13 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def serve_followers(pipe: Connection, port: int, auth: str, n: int, first: int) -> None:
+async def serve_followers(
+    pipe: Connection, port: int, auth: str, n: int, first: int, every: int
+) -> None:
     """One client process: n followers; answers the parent's requests. Each
     request is (phase, revocations made, phase size): wait until every
     follower has that many more events (or DRAIN), then report."""
-    followers = [Follower((first + i) % SAMPLE_EVERY == 0) for i in range(n)]
+    followers = [Follower((first + i) % every == 0) for i in range(n)]
     tasks = []
     for f in followers:  # a few at a time: the server answers each with a snapshot
         tasks.append(asyncio.create_task(f.follow(port, auth)))
@@ -206,8 +217,10 @@ def phase_report(followers: list[Follower], phase: int, size: int) -> dict[str, 
     }
 
 
-def follower_process(pipe: Connection, port: int, auth: str, n: int, first: int) -> None:
-    asyncio.run(serve_followers(pipe, port, auth, n, first))
+def follower_process(
+    pipe: Connection, port: int, auth: str, n: int, first: int, every: int
+) -> None:
+    asyncio.run(serve_followers(pipe, port, auth, n, first, every))
 
 
 # The revoker
@@ -276,6 +289,7 @@ def run_phase(
 ) -> dict[str, Any]:
     size = int(rate * SECONDS)
     cpu, started = server.cpu_seconds(), time.monotonic()
+    redis_cpu = cpu_seconds(REDIS_PID[0])
     if size:
         revoker.send((phase, rate, SECONDS))
         made = revoker.recv()
@@ -284,6 +298,7 @@ def run_phase(
         made = {"made": 0, "rate": 0.0, "cpu_s": 0.0}
     sending = time.monotonic() - started
     spent_sending = server.cpu_seconds() - cpu
+    redis_spent = cpu_seconds(REDIS_PID[0]) - redis_cpu
     for c in clients:
         c.send((phase, made["made"], size))
     reports = [c.recv() for c in clients]
@@ -316,6 +331,7 @@ def run_phase(
         "sampled_followers": sum(r["sampled"] for r in reports),
         "drain_s": max(r["drain_s"] for r in reports),
         "revoker_core_share": made["cpu_s"] / sending,
+        "redis_core_share": redis_spent / sending,
         "server_rss_mib": server.rss_mib(),
         "_client_cpu_s": sum(r["cpu_s"] for r in reports),
     }
@@ -333,9 +349,21 @@ def prefill(url: str) -> None:
     client.close()
 
 
-def main(n: int, rates: list[float]) -> None:
+def at_target(ctx: Any, server: Any, url: str, auth: str, counts: list[int]) -> list[Any]:
+    """TARGET_RATE with each follower count, until one falls behind."""
+    rows = []
+    for k in counts:
+        run = sweep(ctx, server, url, auth, k, [TARGET_RATE])
+        rows.append({**run["rates"][-1], "followers": k, "idle_core_share": run["idle_core_share"]})
+        if not rows[-1]["kept_up"]:
+            break
+    return rows
+
+
+def main(n: int, rates: list[float], counts: list[int]) -> None:
     redis = ThrowawayRedis()  # started before pinning: it runs on either core
     redis.start()
+    REDIS_PID[0] = redis._proc.pid  # type: ignore[union-attr]
     pin = pinning()
     if not pin.problem:
         os.sched_setaffinity(0, {LOAD_CORE})  # followers and revoker inherit it
@@ -348,7 +376,23 @@ def main(n: int, rates: list[float]) -> None:
             creds = json.loads(jwtwarden("clients", "add", "followers", env=env, cwd=work))
             auth = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode())
             with jwtwarden_server(work, env, access_log=False, pin=pin.server, name="feed") as srv:
-                results = sweep(ctx, srv, url, auth.decode(), n, rates)
+                prefill(url)
+                time.sleep(3)  # the server's follower applies them before anyone connects
+                results = {
+                    "benchmark": "bench/scale_followers.py",
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "machine": machine(),
+                    "store": "redis (throwaway)",
+                    "seconds_per_rate": SECONDS,
+                    "prefill": PREFILL,
+                    "target_rate": TARGET_RATE,
+                    "sweep": sweep(ctx, srv, url, auth.decode(), n, rates),
+                    "at_target": at_target(ctx, srv, url, auth.decode(), counts),
+                }
+                srv.proc.send_signal(2)
+                srv.proc.wait(15)
+                RESULTS.mkdir(exist_ok=True)
+                (RESULTS / "scale_followers.log").write_text(srv.log_tail(200))
     finally:
         redis.remove()
     results["note"] = (
@@ -360,16 +404,21 @@ def main(n: int, rates: list[float]) -> None:
     print(json.dumps(results, indent=2))
 
 
+def sample_every(n: int) -> int:
+    """Every follower parses when there are few; every SAMPLE_EVERY-th else."""
+    return 1 if n <= 50 else SAMPLE_EVERY
+
+
 def sweep(ctx: Any, server: Any, url: str, auth: str, n: int, rates: list[float]) -> dict[str, Any]:
-    prefill(url)
-    time.sleep(3)  # the server's follower applies them before anyone connects
+    """n followers (fresh streams) through an idle phase, then each rate."""
     port = int(server.url.rsplit(":", 1)[1])
     pipes, procs = [], []
     for k in range(CLIENTS):
         mine, theirs = ctx.Pipe()
         share = n // CLIENTS + (1 if k < n % CLIENTS else 0)
         first = k * (n // CLIENTS) + min(k, n % CLIENTS)
-        procs.append(ctx.Process(target=follower_process, args=(theirs, port, auth, share, first)))
+        args = (theirs, port, auth, share, first, sample_every(n))
+        procs.append(ctx.Process(target=follower_process, args=args))
         pipes.append(mine)
     mine, theirs = ctx.Pipe()
     procs.append(ctx.Process(target=revoker_process, args=(theirs, url)))
@@ -383,13 +432,14 @@ def sweep(ctx: Any, server: Any, url: str, auth: str, n: int, rates: list[float]
         rss_connected = server.rss_mib()
         for phase, rate in enumerate([0.0, *rates]):
             row = run_phase(phase, rate, server, mine, pipes)
+            row["kept_up"] = not (row["followers_short"] or row["resnapshots"])
             row["followers_core_share"] = (row["_client_cpu_s"] - client_cpu) / (
                 row["seconds"] + row["drain_s"]
             )
             client_cpu = row.pop("_client_cpu_s")
             phases.append(row)
             print(f"R={rate:,.0f}/s: {json.dumps(row)}", file=sys.stderr, flush=True)
-            if row["server_core_share"] >= SATURATED:
+            if not row["kept_up"] or row["server_core_share"] >= SATURATED:
                 break
     finally:
         for p in [*pipes, mine]:
@@ -409,9 +459,7 @@ def sweep(ctx: Any, server: Any, url: str, auth: str, n: int, rates: list[float]
         "store": "redis (throwaway)",
         "followers": n,
         "client_processes": CLIENTS,
-        "sampled_every": SAMPLE_EVERY,
-        "seconds_per_rate": SECONDS,
-        "prefill": PREFILL,
+        "sampled_every": sample_every(n),
         "server_rss_mib_before_followers": rss_idle_before,
         "server_rss_mib_connected": rss_connected,
         "idle_core_share": idle,
@@ -420,8 +468,9 @@ def sweep(ctx: Any, server: Any, url: str, auth: str, n: int, rates: list[float]
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
+    args = [*sys.argv[1:], "", "", ""]
     main(
-        int(args[0]) if args else 500,
-        [float(r) for r in args[1].split(",")] if len(args) > 1 else [100, 500, 1000, 2000, 5000],
+        int(args[0] or 500),
+        [float(r) for r in (args[1] or "10,100,500,1000,2000,5000").split(",")],
+        [int(k) for k in (args[2] or "5,10,20,50,100").split(",")],
     )
