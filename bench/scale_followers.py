@@ -1,8 +1,11 @@
 """Feed fan-out at a revocation rate: one ``jwtwarden serve`` process holding
 FOLLOWERS concurrent ``/revocations`` SSE followers on loopback while
 revocations arrive at a fixed rate R (issue 13, part 3). Run:
-``python bench/scale_followers.py [FOLLOWERS] [RATES]`` (default 500 and
-``100,500,1000,2000,5000``; about two minutes).
+``python bench/scale_followers.py [FOLLOWERS] [RATES] [COUNTS]`` (default
+500 followers at ``10,100,500,1000,2000,5000`` revocations/s, then
+``1,2,5,10,20,50`` followers at TARGET_RATE = 5,000/s; each sweep stops at
+the first step that falls behind; ROUNDS rounds, medians; about ten
+minutes on the shared VM).
 
 - The store is a throwaway ``redis-server`` (tests/stores/throwaway.py),
   never the shared 6379: the run writes tens of thousands of feed entries.
@@ -47,6 +50,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -66,6 +70,7 @@ REDIS_PID: list[int] = [0]
 CLIENTS = 4
 SAMPLE_EVERY = 10
 SECONDS = 6.0
+ROUNDS = 3
 PREFILL = 10_500
 #: A follower not caught up this long after the revoker stopped has lagged.
 DRAIN = 15.0
@@ -360,6 +365,54 @@ def at_target(ctx: Any, server: Any, url: str, auth: str, counts: list[int]) -> 
     return rows
 
 
+#: Figures whose median over the rounds the summary gives.
+SUMMED = (
+    "server_core_share",
+    "redis_core_share",
+    "followers_core_share",
+    "delivered_per_s",
+    "server_cpu_us_per_delivery",
+    "p50_ms",
+    "p99_ms",
+    "every_follower_p50_ms",
+    "every_follower_p99_ms",
+    "followers_short",
+    "resnapshots",
+    "missing_sampled",
+    "duplicates_sampled",
+    "rate_made",
+)
+
+
+def summary(rounds: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """Medians over the rounds: per rate (n followers) and per follower
+    count (at TARGET_RATE); ``kept_up_rounds`` says in how many it kept up."""
+
+    def medians(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"rounds": len(rows)}
+        out["kept_up_rounds"] = sum(1 for r in rows if r["kept_up"])
+        for key in SUMMED:
+            values = [r[key] for r in rows if r[key] is not None and r[key] == r[key]]
+            out[key] = statistics.median(values) if values else None
+        return out
+
+    by_rate: dict[float, list[dict[str, Any]]] = {}
+    by_count: dict[int, list[dict[str, Any]]] = {}
+    for r in rounds:
+        for row in r["sweep"]["rates"]:
+            by_rate.setdefault(row["rate_asked"], []).append(row)
+        for row in r["at_target"]:
+            by_count.setdefault(row["followers"], []).append(row)
+    return {
+        "followers": n,
+        "idle_core_share": statistics.median(r["sweep"]["idle_core_share"] for r in rounds),
+        "by_rate": [{"rate": k, **medians(v)} for k, v in sorted(by_rate.items())],
+        "at_target_by_followers": [
+            {"followers": k, **medians(v)} for k, v in sorted(by_count.items())
+        ],
+    }
+
+
 def main(n: int, rates: list[float], counts: list[int]) -> None:
     redis = ThrowawayRedis()  # started before pinning: it runs on either core
     redis.start()
@@ -386,9 +439,18 @@ def main(n: int, rates: list[float], counts: list[int]) -> None:
                     "seconds_per_rate": SECONDS,
                     "prefill": PREFILL,
                     "target_rate": TARGET_RATE,
-                    "sweep": sweep(ctx, srv, url, auth.decode(), n, rates),
-                    "at_target": at_target(ctx, srv, url, auth.decode(), counts),
+                    "rounds": ROUNDS,
                 }
+                rounds = []
+                for i in range(ROUNDS):
+                    rounds.append(
+                        {
+                            "sweep": sweep(ctx, srv, url, auth.decode(), n, rates),
+                            "at_target": at_target(ctx, srv, url, auth.decode(), counts),
+                        }
+                    )
+                    print(f"round {i + 1} of {ROUNDS} done", file=sys.stderr, flush=True)
+                results.update(summary(rounds, n), per_round=rounds)
                 srv.proc.send_signal(2)
                 srv.proc.wait(15)
                 RESULTS.mkdir(exist_ok=True)
@@ -472,5 +534,5 @@ if __name__ == "__main__":
     main(
         int(args[0] or 500),
         [float(r) for r in (args[1] or "10,100,500,1000,2000,5000").split(",")],
-        [int(k) for k in (args[2] or "5,10,20,50,100").split(",")],
+        [int(k) for k in (args[2] or "1,2,5,10,20,50").split(",")],
     )
