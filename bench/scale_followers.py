@@ -414,10 +414,40 @@ def summary(rounds: list[dict[str, Any]], n: int) -> dict[str, Any]:
 
 
 def main(n: int, rates: list[float], counts: list[int]) -> None:
-    redis = ThrowawayRedis()  # started before pinning: it runs on either core
+    pin = pinning()
+    results: dict[str, Any] = {
+        "benchmark": "bench/scale_followers.py",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "note": (
+            f"{pin.describe()} (followers in {CLIENTS} processes and the revoker on core 1, "
+            "throwaway redis-server unpinned); a fresh server and redis-server per round; "
+            "shared, noisy machine"
+        ),
+        "store": "redis (throwaway)",
+        "seconds_per_rate": SECONDS,
+        "prefill": PREFILL,
+        "target_rate": TARGET_RATE,
+    }
+    rounds: list[dict[str, Any]] = []
+    for i in range(ROUNDS):
+        rounds.append(one_round(pin, n, rates, counts))
+        # Written after every round: a later one failing keeps the earlier.
+        results.update(summary(rounds, n), rounds=len(rounds), per_round=rounds)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "scale_followers.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"round {i + 1} of {ROUNDS} done", file=sys.stderr, flush=True)
+    print(json.dumps({k: v for k, v in results.items() if k != "per_round"}, indent=2))
+
+
+def one_round(pin: Any, n: int, rates: list[float], counts: list[int]) -> dict[str, Any]:
+    """A fresh redis-server and server: the sweep at n followers, then the
+    follower counts at TARGET_RATE. Fresh, because the view a round leaves
+    (tens of thousands of denied jtis) is in every later snapshot."""
+    os.sched_setaffinity(0, os.sched_getaffinity(0) | {0, LOAD_CORE})
+    redis = ThrowawayRedis()  # started unpinned: it runs on either core
     redis.start()
     REDIS_PID[0] = redis._proc.pid  # type: ignore[union-attr]
-    pin = pinning()
     if not pin.problem:
         os.sched_setaffinity(0, {LOAD_CORE})  # followers and revoker inherit it
     ctx = multiprocessing.get_context("fork")
@@ -431,39 +461,16 @@ def main(n: int, rates: list[float], counts: list[int]) -> None:
             with jwtwarden_server(work, env, access_log=False, pin=pin.server, name="feed") as srv:
                 prefill(url)
                 time.sleep(3)  # the server's follower applies them before anyone connects
-                results = {
-                    "benchmark": "bench/scale_followers.py",
-                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "machine": machine(),
-                    "store": "redis (throwaway)",
-                    "seconds_per_rate": SECONDS,
-                    "prefill": PREFILL,
-                    "target_rate": TARGET_RATE,
-                    "rounds": ROUNDS,
-                }
-                rounds = []
-                for i in range(ROUNDS):
-                    rounds.append(
-                        {
-                            "sweep": sweep(ctx, srv, url, auth.decode(), n, rates),
-                            "at_target": at_target(ctx, srv, url, auth.decode(), counts),
-                        }
-                    )
-                    print(f"round {i + 1} of {ROUNDS} done", file=sys.stderr, flush=True)
-                results.update(summary(rounds, n), per_round=rounds)
-                srv.proc.send_signal(2)
-                srv.proc.wait(15)
-                RESULTS.mkdir(exist_ok=True)
-                (RESULTS / "scale_followers.log").write_text(srv.log_tail(200))
+                try:
+                    return {
+                        "sweep": sweep(ctx, srv, url, auth.decode(), n, rates),
+                        "at_target": at_target(ctx, srv, url, auth.decode(), counts),
+                    }
+                finally:
+                    RESULTS.mkdir(exist_ok=True)
+                    (RESULTS / "scale_followers.log").write_text(srv.log_tail(200))
     finally:
         redis.remove()
-    results["note"] = (
-        f"{pin.describe()} (followers in {CLIENTS} processes and the revoker on core 1, "
-        "throwaway redis-server unpinned); shared, noisy machine"
-    )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale_followers.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
 
 
 def sample_every(n: int) -> int:
