@@ -91,19 +91,24 @@ def fan_out(feed: dict) -> dict:  # type: ignore[type-arg]
     rows = [r for r in feed["at_target_by_followers"] if r["server_cpu_us_per_delivery"]]
     if feed["target_rate"] != REVOCATIONS or not rows:
         raise SystemExit("scale_followers.json has no fan-out at 5,000 revocations/s: rerun it")
-    xs = [float(r["followers"]) for r in rows]
-    ys = [r["server_cpu_us_per_delivery"] * r["followers"] for r in rows]
+    # A count whose followers were sent fresh snapshots also paid for those:
+    # not the steady cost, so not fitted when any other count is left.
+    steady = [r for r in rows if not r["resnapshots"]]
+    fitted = steady or rows
+    xs = [float(r["followers"]) for r in fitted]
+    ys = [r["server_cpu_us_per_delivery"] * r["followers"] for r in fitted]
+    kept = [r for r in rows if r["kept_up_rounds"] * 2 > r["rounds"]]
+    near = kept[0] if kept else rows[0]
     if len(set(xs)) > 1:
         slope, intercept = statistics.linear_regression(xs, ys)
     else:
         slope, intercept = ys[0] / xs[0], 0.0
     if intercept < 0:  # noise: charge it all to the followers
         slope, intercept = statistics.median(y / x for x, y in zip(xs, ys, strict=True)), 0.0
-    kept = [r for r in rows if r["kept_up_rounds"] * 2 > r["rounds"]]
-    near = kept[0] if kept else rows[0]
     return {
         "per_event_us": intercept,
         "per_follower_us": slope,
+        "fitted": [r["followers"] for r in fitted],
         "kept_up": kept[-1]["followers"] if kept else 0,
         "server_core_share": (kept[-1] if kept else rows[0])["server_core_share"],
         "near": near["followers"],
@@ -228,7 +233,8 @@ def model() -> tuple[list[Row], list[str]]:
         f_src,
     )
     add(
-        f"server CPU per revocation at {feed['target_rate']:,.0f}/s (fit over follower counts)",
+        f"server CPU per revocation at {feed['target_rate']:,.0f}/s "
+        f"(fit over {', '.join(map(str, at['fitted']))} followers)",
         f"{at['per_event_us']:.1f} µs + {at['per_follower_us']:.1f} µs per follower",
         f_src,
     )
