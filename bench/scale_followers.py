@@ -4,7 +4,7 @@ revocations arrive at a fixed rate R (issue 13, part 3). Run:
 ``python bench/scale_followers.py [FOLLOWERS] [RATES] [COUNTS]`` (default
 500 followers at ``10,100,500,1000,2000,5000`` revocations/s, then
 ``1,2,5,10,20,50`` followers at TARGET_RATE = 5,000/s; each sweep stops at
-the first step that falls behind; ROUNDS rounds, medians; about ten
+the first step that falls behind; ROUNDS rounds, medians; about fifteen
 minutes on the shared VM).
 
 - The store is a throwaway ``redis-server`` (tests/stores/throwaway.py),
@@ -12,13 +12,16 @@ minutes on the shared VM).
 - The server is one worker pinned to core 0. The followers are spread over
   CLIENTS processes, and the revoker is one more process, all pinned to
   core 1 (taskset affinity; the run says so when it cannot pin).
-- The revoker calls ``Store.deny_jti`` directly (the cheapest call that
-  makes a real feed event: one script, one ``XADD``), at R per second for
-  SECONDS, paced against the clock. Each jti carries its phase, its number
-  and ``time.monotonic_ns()`` taken just before the call; CLOCK_MONOTONIC is
-  one clock for every process on the machine, so a follower's arrival time
-  minus that is the propagation time (API call, store, the server's own
-  follower, its stream, loopback).
+- The revoker runs the Redis store's own deny script (what
+  ``Store.deny_jti`` runs: a denylist entry and one ``XADD``, a real feed
+  event), pipelined, at R per second for SECONDS, paced against the clock
+  (see :func:`deny_script` for why not through ``Store.deny_jti``). Each jti
+  carries its phase, its number and ``time.monotonic_ns()`` taken as the
+  pipeline is built; CLOCK_MONOTONIC is one clock for every process on the
+  machine, so a follower's arrival time minus that is the propagation time
+  (store, the server's own follower, its stream, loopback).
+- Every round starts a fresh redis-server and server: the view a round
+  leaves would go into every later follower's snapshot.
 - Before the followers connect, PREFILL revocations fill the server's
   buffer of recent events (``RECENT_EVENTS`` in server/follower.py): at any
   sustained rate it is full, and each stream searches it on every wake.
