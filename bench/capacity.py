@@ -12,7 +12,9 @@ it:
 - ``scale_postgres.json`` (bench/scale_postgres.py): rows and bytes per
   session at 1,000,000 sessions;
 - ``scale_followers.json`` (bench/scale_followers.py): one server process
-  holding N feed followers, propagation p50/p99, CPU per delivered event;
+  holding feed followers while revocations arrive at a fixed rate: server
+  CPU per delivered event and propagation p50/p99 at 5,000 revocations/s,
+  and the highest rate 500 followers kept up with;
 - docs/benchmarks.md (bench/peers/run.py): refresh grants/s of one pinned
   jwtwarden worker on Redis.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +76,45 @@ class Row:
     what: str
     value: str
     source: str
+
+
+def fan_out(feed: dict) -> dict:  # type: ignore[type-arg]
+    """The fan-out figures at the target rate.
+
+    The server's CPU per revocation is fitted as ``a + b × followers`` over
+    the follower counts tried at 5,000 revocations/s (least squares on the
+    medians): ``a`` is what the process spends reading the event from the
+    store and applying it, whoever follows; ``b`` is each follower's stream.
+    Also: the most followers that kept up in most rounds, and the
+    propagation of the smallest count that did (furthest from saturating its
+    core, as a process run within the core target is)."""
+    rows = [r for r in feed["at_target_by_followers"] if r["server_cpu_us_per_delivery"]]
+    if feed["target_rate"] != REVOCATIONS or not rows:
+        raise SystemExit("scale_followers.json has no fan-out at 5,000 revocations/s: rerun it")
+    # A count whose followers were sent fresh snapshots also paid for those:
+    # not the steady cost, so not fitted when any other count is left.
+    steady = [r for r in rows if not r["resnapshots"]]
+    fitted = steady or rows
+    xs = [float(r["followers"]) for r in fitted]
+    ys = [r["server_cpu_us_per_delivery"] * r["followers"] for r in fitted]
+    kept = [r for r in rows if r["kept_up_rounds"] * 2 > r["rounds"]]
+    near = kept[0] if kept else rows[0]
+    if len(set(xs)) > 1:
+        slope, intercept = statistics.linear_regression(xs, ys)
+    else:
+        slope, intercept = ys[0] / xs[0], 0.0
+    if intercept < 0:  # noise: charge it all to the followers
+        slope, intercept = statistics.median(y / x for x, y in zip(xs, ys, strict=True)), 0.0
+    return {
+        "per_event_us": intercept,
+        "per_follower_us": slope,
+        "fitted": [r["followers"] for r in fitted],
+        "kept_up": kept[-1]["followers"] if kept else 0,
+        "server_core_share": (kept[-1] if kept else rows[0])["server_core_share"],
+        "near": near["followers"],
+        "near_p50_ms": near["every_follower_p50_ms"],
+        "near_p99_ms": near["every_follower_p99_ms"],
+    }
 
 
 def model() -> tuple[list[Row], list[str]]:
@@ -173,18 +215,47 @@ def model() -> tuple[list[Row], list[str]]:
     add("auth-server processes per core", "1 (one uvicorn worker: one event loop)", "design")
     add("auth-server processes (= cores) for 50,000/s", str(auth), "model")
 
-    # Feed
-    delivery = feed["server_cpu_us_per_delivery"]
-    per_process = math.floor(PLAN["feed_core_target"] * 1e6 / (REVOCATIONS * delivery))
-    holds = min(per_process, feed["followers"]) if per_process else 0
-    add(f"followers held, measured ({feed['store']})", f"{feed['followers']}", f_src)
-    add("server CPU per event per follower", f"{delivery:.1f} µs", f_src)
-    add("followers per process at 5,000 revocations/s", f"{per_process:,}", "model")
-    feeders = math.ceil(RESOURCE_SERVERS / max(holds, 1))
-    add("feed-serving processes for 1,000 verifiers", str(feeders), "model")
+    # Feed: one process's fan-out, measured at the model's revocation rate
+    at = fan_out(feed)
+    room = PLAN["feed_core_target"] * 1e6 / REVOCATIONS - at["per_event_us"]
+    per_process = max(0, math.floor(room / at["per_follower_us"]))
+    relays = math.ceil(RESOURCE_SERVERS / per_process) if per_process else None
+    low = feed["by_rate"]
+    held = [r for r in low if r["rate"] and r["kept_up_rounds"] * 2 > r["rounds"]]
     add(
-        "propagation p50 / p99 (one hop, measured)",
-        f"{feed['p50_ms']:,.0f} / {feed['p99_ms']:,.0f} ms",
+        f"{feed['followers']} followers on one process: highest rate kept up",
+        (
+            f"{held[-1]['rate']:,.0f} revocations/s (p99 {held[-1]['every_follower_p99_ms']:,.0f}"
+            f" ms to every sampled follower)"
+            if held
+            else "none of those tried"
+        ),
+        f_src,
+    )
+    add(
+        f"server CPU per revocation at {feed['target_rate']:,.0f}/s "
+        f"(fit over {', '.join(map(str, at['fitted']))} followers)",
+        f"{at['per_event_us']:.1f} µs + {at['per_follower_us']:.1f} µs per follower",
+        f_src,
+    )
+    add(
+        f"followers kept up at {feed['target_rate']:,.0f}/s, measured",
+        f"{at['kept_up']} (server got {at['server_core_share']:.0%} of its core)",
+        f_src,
+    )
+    add(
+        f"followers per process at 5,000 revocations/s ({PLAN['feed_core_target']:.0%} of a core)",
+        f"{per_process:,}",
+        "model",
+    )
+    add(
+        "feed-serving (relay) processes (= cores) for 1,000 verifiers",
+        str(relays) if relays else "none suffices: one follower takes more than the target",
+        "model",
+    )
+    add(
+        f"propagation p50 / p99 at {feed['target_rate']:,.0f}/s, {at['near']} follower(s)",
+        f"{at['near_p50_ms']:,.0f} / {at['near_p99_ms']:,.0f} ms",
         f_src,
     )
 
@@ -201,19 +272,27 @@ def model() -> tuple[list[Row], list[str]]:
         if feed_slot > 1
         else f"Revocations: the one revocation slot uses {feed_slot:.2f} of one shard's core."
     )
+    tiers = {"auth": auth, "feed relay": relays or RESOURCE_SERVERS}
+    largest = max(tiers, key=tiers.__getitem__)
+    other = min(tiers, key=tiers.__getitem__)
     notes = [
         slot_note,
         f"Store: {binding} binds first ({limits[binding]} shards, against "
         f"{min(limits.values())} for the other).",
-        f"Fleet: the auth tier is the largest ({auth} cores of jwtwarden for "
-        f"{cpu_load:.1f} cores of Redis): the Python worker, not the store, is the first limit.",
+        f"Fleet: the {largest} tier is the largest ({tiers[largest]} cores of jwtwarden, "
+        f"against {tiers[other]} for the {other} tier and {cpu_load:.1f} cores of Redis): "
+        "the Python worker, not the store, is the first limit.",
         f"Feed: at 5,000 revocations/s one process can hold {per_process:,} followers "
-        f"within {PLAN['feed_core_target']:.0%} of a core; "
+        f"within {PLAN['feed_core_target']:.0%} of a core "
+        f"({at['per_follower_us']:.0f} µs of server CPU per event per follower, measured "
+        "at that rate, after the process's own reading of each event); "
         + (
             "one process covers the 1,000 verifiers."
-            if per_process >= RESOURCE_SERVERS
-            else f"{feeders} feed-serving jwtwarden processes (each reading the store's "
+            if relays == 1
+            else f"{relays} feed-serving jwtwarden processes (each reading the store's "
             "feed once) cover them: that is the relay tier."
+            if relays
+            else "no process can serve even one follower within the target."
         ),
     ]
     return rows, notes

@@ -72,7 +72,7 @@ async def _stream(ctx: Context, after: str | None) -> AsyncIterator[bytes]:
         now = ctx.service.clock.now()
         fresh = follower.staleness(now) <= ctx.settings.max_staleness
         yield _message("heartbeat", None, {"position": position, "fresh": fresh})
-        await follower.wait_for_change(HEARTBEAT_SECONDS)
+        await follower.wait_for_change(HEARTBEAT_SECONDS, position)
 
 
 def _event(event: RevocationEvent) -> bytes:
