@@ -15,6 +15,7 @@ Only resource-server clients (HTTP Basic, as for introspection) may listen.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -59,23 +60,31 @@ async def _stream(ctx: Context, after: str | None) -> AsyncIterator[bytes]:
     yield f"retry: {RECONNECT_MS}\n\n".encode()
     while time.monotonic() < ends and not ctx.draining:
         events = follower.events_after(position) if position is not None else None
+        # Everything since the last wake goes in one write, each event
+        # encoded once per process (_event): a chunk per event and a
+        # json.dumps per event per stream cost 28 µs of server CPU per
+        # delivered event at 5,000 revocations/s (bench/scale_followers.py).
+        chunk: list[bytes] = []
         if events is None:
             snapshot = follower.view.snapshot()
             snapshot.position = follower.position
             position = follower.position
-            yield _message("snapshot", snapshot.position, snapshot.to_dict())
-        else:
-            for event in events:
-                yield _event(event)
-            if events:
-                position = events[-1].position
+            chunk.append(_message("snapshot", snapshot.position, snapshot.to_dict()))
+        elif events:
+            chunk.extend(map(_event, events))
+            position = events[-1].position
         now = ctx.service.clock.now()
         fresh = follower.staleness(now) <= ctx.settings.max_staleness
-        yield _message("heartbeat", None, {"position": position, "fresh": fresh})
+        chunk.append(_message("heartbeat", None, {"position": position, "fresh": fresh}))
+        yield b"".join(chunk)
         await follower.wait_for_change(HEARTBEAT_SECONDS, position)
 
 
+@functools.lru_cache(maxsize=16_384)
 def _event(event: RevocationEvent) -> bytes:
+    """One event's message, encoded once for every stream that relays it
+    (json.dumps cost 17 µs per event per stream; the cache holds more than
+    the follower's relay buffer of recent events)."""
     return _message("revocation", event.position, event.to_dict())
 
 
