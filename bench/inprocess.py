@@ -153,7 +153,9 @@ async def workers(n: int, concurrency: int, one: Any) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def measure(kind: str, args: argparse.Namespace, work: Path) -> tuple[list[float], list[float]]:
+async def measure(
+    kind: str, args: argparse.Namespace, work: Path
+) -> tuple[list[float], list[float]]:
     with store_url(kind, work) as url:
         settings = Settings(
             store=url,
@@ -175,14 +177,14 @@ async def measure(kind: str, args: argparse.Namespace, work: Path) -> tuple[list
                     token = (await login(app))["access_token"]
                     headers = [(b"authorization", f"Bearer {token}".encode())]
 
-                    async def one(i: int) -> None:
+                    async def one(i: int, headers: list[tuple[bytes, bytes]] = headers) -> None:
                         status, out = await call(app, "GET", "/me", headers, b"")
                         assert status == 200, out
 
                 else:
                     refresh = [(await login(app))["refresh_token"] for _ in range(args.requests)]
 
-                    async def one(i: int) -> None:
+                    async def one(i: int, refresh: list[str] = refresh) -> None:
                         body = f"grant_type=refresh_token&refresh_token={refresh[i]}".encode()
                         status, out = await call(app, "POST", "/token", FORM, body)
                         assert status == 200, out
