@@ -50,3 +50,42 @@ async def test_the_servers_writer_logs_each_request_on_one_escaped_line(
     assert '"GET /me" 401' in access[1] and "secret-in-query" not in access[1]
     assert not any(line.startswith("2026-01-01") for line in lines)
     assert any("WARNING jwtwarden.server: a record among the lines" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("client", "method", "path"),
+    [
+        ("192.0.2.10", "GET", "/me"),
+        ("192.0.2.10", "GET", "/me/\n2026-01-01 00:00:00,000 1 WARNING forged"),
+        ('a "client"', "G\u2028T", "/\u00e9\x1b[31m"),
+        ("192.0.2.10", "GET", "/" + "a" * 5000),
+    ],
+    ids=["plain", "newline", "quotes-and-controls", "long"],
+)
+def test_the_writers_access_line_is_the_loggers_text_every_time(
+    client: str, method: str, path: str
+) -> None:
+    from jwtwarden.server.access_log import LogWriter, access_message
+
+    out = io.StringIO()
+    writer = LogWriter(out)
+    for _ in range(2):  # the second time from the memo of escaped values
+        writer.access(client, method, path, 200, 1.25)
+    writer.flush()
+    lines = out.getvalue().split("\n")
+    assert lines[-1] == "" and len(lines) == 3
+    expected = access_message(client, method, path, 200, 1.25)
+    assert all(line.endswith(f" INFO jwtwarden.access: {expected}") for line in lines[:2])
+    assert all(len(line) < 1300 and line.isprintable() and line.isascii() for line in lines[:2])
+
+
+def test_the_writers_access_lines_stay_within_the_buffer_bound() -> None:
+    from jwtwarden.server.access_log import LogWriter
+
+    out = io.StringIO()
+    writer = LogWriter(out, max_buffered=1000)
+    for _ in range(10_000):
+        writer.access("192.0.2.1", "GET", "/me", 200, 0.1)
+    assert 900 < writer.buffered <= 1000 and writer.dropped > 9000
+    writer.flush()
+    assert writer.buffered == 0 and out.getvalue().endswith("the log output did not keep up\n")

@@ -82,3 +82,26 @@ async def test_the_servers_token_cache_has_its_documented_size(
     svc: TokenService = await make_service("memory")
     app = create_app(svc, Settings(store="memory://"))
     assert app.state.ctx.verifier._cache.size == SERVER_TOKEN_CACHE
+
+
+def test_the_trusted_proxies_remember_a_bounded_number_of_verdicts_all_right() -> None:
+    from jwtwarden.server.requests import _SEEN_ADDRESSES, TrustedProxies
+
+    proxies = TrustedProxies("10.0.0.0/8")
+    for i in range(3 * _SEEN_ADDRESSES):
+        address = f"10.{i % 256}.{i // 256}.1" if i % 2 else f"192.0.{i % 256}.{i // 256}"
+        assert (address in proxies) == bool(i % 2)
+        assert (address in proxies) == bool(i % 2)  # from the memo
+    assert "not an address" not in proxies and "x" * 10_000 not in proxies
+    assert len(proxies._seen) <= _SEEN_ADDRESSES
+
+
+def test_the_refresh_grants_address_memo_is_bounded_and_canonical() -> None:
+    from jwtwarden.service import service
+
+    assert service._ip_text("::ffff:0:1") == service._ip_text("::ffff:0:1") == "::ffff:0:1"
+    assert service._ip_text("2001:DB8::1") == "2001:db8::1" and service._ip_text("nope") is None
+    assert service._ip_text(None) is None and service._ip_text("1" * 100) is None
+    for i in range(2 * service._SEEN_ADDRESSES):
+        service._ip_text(f"192.0.{i % 256}.{i // 256}")
+    assert len(service._ADDRESSES) <= service._SEEN_ADDRESSES

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,7 +27,7 @@ from ..events import log_value
 from ..service import TokenService
 from ..settings import Settings
 from ..verifier import Verifier
-from .access_log import access_message, access_sink, configure_logging, flush_logs
+from .access_log import access_sink, configure_logging, flush_logs
 from .account_page import AccountPage
 from .cookies import Cookies
 from .cors import CrossOrigin, parse_origins
@@ -141,7 +141,7 @@ def create_app(
     app.add_middleware(
         Edge,
         metrics=metrics,
-        log=_access_logger() if settings.access_log else None,
+        log=access_sink() if settings.access_log else None,
         hot={(m.upper(), path): OPERATIONS[(path, m)][0] for path, m in HOT_ROUTES},
         handlers=handlers,
     )
@@ -154,15 +154,6 @@ def create_app(
 
 #: The routes a token server lives on, answered by :class:`Edge` itself.
 HOT_ROUTES = (("/me", "get"), ("/token", "post"))
-
-
-def _access_logger() -> Callable[[str, str, str, int, float], None]:
-    sink = access_sink()
-
-    def log(client: str, method: str, path: str, status: int, millis: float) -> None:
-        sink(access_message(client, method, path, status, millis))
-
-    return log
 
 
 def app_from_environment() -> Starlette:
