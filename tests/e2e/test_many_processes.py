@@ -69,6 +69,9 @@ IN_FLIGHT = 48
 #: docs/feed-protocol.md §7 asks a staleness bound of 3 s or more).
 FEED_BOUND = 3.0
 ISSUER = "http://127.0.0.1/many-processes"
+#: Seconds each process may take to answer /readyz: four start at once, and
+#: at a load average of 15 on two cores a start took over 30 s (2026-12-02).
+STARTUP_BOUND = 120.0
 
 pytestmark = pytest.mark.store
 
@@ -119,7 +122,7 @@ def processes(work: Path, env: dict[str, str], n: int, **settings: str) -> Itera
             procs.append((proc, log))
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for (proc, log), url in zip(procs, urls, strict=True):
-            _wait_until_up(url, proc, log)
+            _wait_until_up(url, proc, log, timeout=STARTUP_BOUND)
         yield urls
     finally:
         for proc, _ in procs:
