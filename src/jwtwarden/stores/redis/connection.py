@@ -86,17 +86,36 @@ class Conn:
 
 
 _DRIVER_DIR = Path(redis.__file__).resolve().parent
+_OUR_DIR = Path(__file__).resolve().parents[2]
 
 
 def _raised_by_driver(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised inside redis-py's own code (its innermost
-    frame is in the redis package)."""
+    """Whether ``exc`` came out of redis-py: a frame of its traceback is in
+    the redis package and none after it is jwtwarden's (what redis-py called,
+    uvloop's transport say, may have raised it)."""
+    came_from_driver = False
     tb = exc.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
+    while tb is not None:
+        where = Path(tb.tb_frame.f_code.co_filename).resolve()
+        if where.is_relative_to(_DRIVER_DIR):
+            came_from_driver = True
+        elif where.is_relative_to(_OUR_DIR):
+            came_from_driver = False
         tb = tb.tb_next
-    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_DRIVER_DIR)
+    return came_from_driver
+
+
+async def _drop_connections(client: Redis | RedisCluster) -> None:
+    """Close the client's connections after one failed inside the driver:
+    one server's idle ones, or every node's on a Cluster (redis-py has no
+    idle-only call there; a command in flight on one then fails and is
+    answered 503 too). Each reconnects on its next use."""
+    with contextlib.suppress(Exception):
+        if isinstance(client, RedisCluster):
+            for node in client.get_nodes():
+                await node.disconnect()
+        else:
+            await client.connection_pool.disconnect(inuse_connections=False)
 
 
 class _NotReplicated(Exception):
@@ -188,15 +207,22 @@ class Connector:
             if conn is not None and isinstance(conn.redis, RedisCluster):
                 await self._rediscover(conn.redis)
             raise StoreUnavailableError(detail=f"redis: {_describe(exc)}") from exc
-        except (AttributeError, TypeError) as exc:
+        except (AttributeError, TypeError, RuntimeError) as exc:
             if not _raised_by_driver(exc):
                 raise  # our own bug: not to be hidden as an outage
-            # redis-py can trip over a connection torn down under it (seen
-            # in a Cluster failover: "'NoneType' object has no attribute
-            # 'writelines'" from a writer closed by a concurrent
-            # disconnect): the server is unreachable for this call, not a 500.
-            if conn is not None and isinstance(conn.redis, RedisCluster):
-                await self._rediscover(conn.redis)
+            # redis-py can trip over a connection torn down under it: in a
+            # Cluster failover "'NoneType' object has no attribute
+            # 'writelines'" (a writer closed by a concurrent disconnect);
+            # after a timeout under load uvloop's "unable to perform
+            # operation on <TCPTransport closed=True>", a RuntimeError
+            # redis-py does not catch, so the dead connection went back to
+            # its pool and failed the next calls too. The server is
+            # unreachable for this call (503, not a 500), and the client's
+            # idle connections are dropped so none of them is reused.
+            if conn is not None:
+                await _drop_connections(conn.redis)
+                if isinstance(conn.redis, RedisCluster):
+                    await self._rediscover(conn.redis)
             detail = f"redis: connection lost ({_describe(exc)})"
             raise StoreUnavailableError(detail=detail) from exc
 
